@@ -3,18 +3,7 @@
 // access to core registers, VMM and guest RAM accesses, SMCCC dispatch, and the routing of
 // device calls to the registry. Every function mutates a draft and returns the event's output.
 
-import {
-  EBADF,
-  EBUSY,
-  EEXIST,
-  EFAULT,
-  EINVAL,
-  EIO,
-  ENODEV,
-  ENOENT,
-  ENXIO,
-  EOPNOTSUPP,
-} from './errno.js';
+import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, EIO, ENODEV, ENOENT, ENXIO, EOPNOTSUPP } from './errno.js';
 import type { EngineEvent, EventOf, Output } from './events.js';
 import { inRam, loadRam, storeRam } from './ram.js';
 import { findMmio, type StepContext } from './registry.js';
@@ -135,7 +124,9 @@ export function applyEvent(machine: MachineState, event: EngineEvent, ctx: StepC
   }
 }
 
-type GuestEvent = EventOf<'guest.read' | 'guest.write' | 'guest.mrs' | 'guest.msr' | 'guest.hvc' | 'guest.reg'>;
+type GuestEvent = EventOf<
+  'guest.read' | 'guest.write' | 'guest.mrs' | 'guest.msr' | 'guest.hvc' | 'guest.reg'
+>;
 
 function isGuestEvent(event: EngineEvent): event is GuestEvent {
   return event.type.startsWith('guest.');
@@ -148,7 +139,8 @@ function hasValue(event: EngineEvent): boolean {
 /** The output shape of `event` with every field zero, for events that could not be performed. */
 function emptyOutput(event: EngineEvent): Output {
   if (event.type === 'guest.hvc') return { x: [0n, 0n, 0n, 0n] };
-  if (event.type === 'guest.read' || event.type === 'guest.mrs' || event.type === 'guest.reg') return { value: 0n };
+  if (event.type === 'guest.read' || event.type === 'guest.mrs' || event.type === 'guest.reg')
+    return { value: 0n };
   if (event.type === 'guest.write' || event.type === 'guest.msr') return {};
   return hasValue(event) ? { rc: -EBADF, value: 0n } : { rc: -EBADF };
 }
@@ -354,7 +346,14 @@ function guestLoad(vm: VmState, vcpu: VcpuState, addr: bigint, size: number, ctx
   return 0n;
 }
 
-function guestStore(vm: VmState, vcpu: VcpuState, addr: bigint, size: number, value: bigint, ctx: StepContext): void {
+function guestStore(
+  vm: VmState,
+  vcpu: VcpuState,
+  addr: bigint,
+  size: number,
+  value: bigint,
+  ctx: StepContext,
+): void {
   if (inRam(addr, size)) {
     storeRam(vm.ram, addr, size, value);
     return;

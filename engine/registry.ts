@@ -88,7 +88,14 @@ export interface Hooks {
 
 /** Calls whose whole behaviour belongs to one device; absent means KVM has nothing to serve them. */
 export interface Services {
-  irqLine?: (vm: VmState, kind: 'spi' | 'ppi', vcpu: number, intid: number, level: number, ctx: StepContext) => number;
+  irqLine?: (
+    vm: VmState,
+    kind: 'spi' | 'ppi',
+    vcpu: number,
+    intid: number,
+    level: number,
+    ctx: StepContext,
+  ) => number;
   signalMsi?: (vm: VmState, devid: number, eventid: number, ctx: StepContext) => number;
   sdeiInject?: (vm: VmState, vcpu: VcpuState, event: bigint, ctx: StepContext) => number;
 }

@@ -31,7 +31,12 @@ export interface PatchedStepResult extends StepResult {
   inversePatches: Patch[];
 }
 
-function makeContext(registry: Registry, event: EngineEvent, machine: MachineState, effects: Effect[]): StepContext {
+function makeContext(
+  registry: Registry,
+  event: EngineEvent,
+  machine: MachineState,
+  effects: Effect[],
+): StepContext {
   return { registry, event, machine, emit: (effect) => void effects.push(effect) };
 }
 
@@ -46,7 +51,11 @@ export function step(state: MachineState, event: EngineEvent, registry: Registry
 }
 
 /** Pure, with the immer patches that turn `state` into the result and back. */
-export function stepWithPatches(state: MachineState, event: EngineEvent, registry: Registry): PatchedStepResult {
+export function stepWithPatches(
+  state: MachineState,
+  event: EngineEvent,
+  registry: Registry,
+): PatchedStepResult {
   const effects: Effect[] = [];
   let output: Output = {};
   const [next, patches, inversePatches] = produceWithPatches(state, (draft) => {
