@@ -100,7 +100,15 @@ export interface Services {
   sdeiInject?: (vm: VmState, vcpu: VcpuState, event: bigint, ctx: StepContext) => number;
 }
 
+/** Which register frame a scenario name refers to (GICD_, GICR_, GITS_). */
+export type FrameKind = 'gicd' | 'gicr' | 'gits';
+
 export interface Registry {
+  /**
+   * Guest-physical base of a register frame as the VMM placed it (the redistributor of `vcpu`
+   * for 'gicr'); undefined when not placed. Absent until a device model provides it.
+   */
+  frameBase?: (vm: VmState, frame: FrameKind, vcpu: VcpuState) => number | undefined;
   devices: Readonly<Record<string, DeviceKind>>;
   mmio: Readonly<Record<string, MmioHandler>>;
   /** By KVM_DEV_ARM_VGIC_SYSREG encoding (op0:op1:CRn:CRm:op2). */

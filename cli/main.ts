@@ -1,0 +1,86 @@
+// The `vgicrr` command: subcommand dispatch, --help and --version everywhere, and the exit
+// status contract: 0 ok, 1 a check failed, 2 usage or input error (70 for an internal error).
+
+import { ScenarioError } from '../scenario/ast.js';
+import { TraceError } from '../replay/trace-error.js';
+import { demoCommand, help as demoHelp } from './commands/demo.js';
+import { dumpCommand, help as dumpHelp } from './commands/dump.js';
+import { infoCommand, help as infoHelp } from './commands/info.js';
+import { quirksCommand, help as quirksHelp } from './commands/quirks.js';
+import { replayCommand, help as replayHelp } from './commands/replay.js';
+import { runCommand, help as runHelp } from './commands/run.js';
+import { type Io, processIo } from './io.js';
+import { UsageError } from './usage-error.js';
+import { version } from './version.js';
+
+interface Command {
+  summary: string;
+  help: string;
+  run(argv: string[], io: Io): number | Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: { summary: 'run a .vgs scenario, check its expectations, optionally record a trace', help: runHelp, run: runCommand },
+  replay: { summary: 're-execute a trace and check every recorded output', help: replayHelp, run: replayCommand },
+  info: { summary: 'header, event counts, marks and size of a trace', help: infoHelp, run: infoCommand },
+  dump: { summary: 'print a trace as scenario statements or JSON lines', help: dumpHelp, run: dumpCommand },
+  quirks: { summary: 'list the kernel and VMM quirks scenarios can switch on', help: quirksHelp, run: quirksCommand },
+  demo: { summary: 'run the bundled demo and print its summary (what `npm start` does)', help: demoHelp, run: demoCommand },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `vgicrr ${version()}: deterministic record/replay of arm64 KVM interrupt virtualization
+
+Usage: vgicrr COMMAND [options]
+
+Commands:
+${lines.join('\n')}
+
+Options:
+  -h, --help     show help (also: vgicrr COMMAND --help)
+  -V, --version  print the version
+
+Positions are event numbers written #N (#1 is the first event); a mark name works too.
+Exit status: 0 ok, 1 a check failed (expectation, divergence), 2 usage or input error.
+NO_COLOR disables colour.`;
+}
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+      const topic = name === 'help' ? rest[0] : undefined;
+      io.out(topic && COMMANDS[topic] ? COMMANDS[topic].help : usage());
+      return 0;
+    }
+    if (name === '-V' || name === '--version') {
+      io.out(`vgicrr ${version()}`);
+      return 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) throw new UsageError(`unknown command \`${name}\``);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(command.help);
+      return 0;
+    }
+    if (rest.includes('--version') || rest.includes('-V')) {
+      io.out(`vgicrr ${version()}`);
+      return 0;
+    }
+    return await command.run(rest, io);
+  } catch (error) {
+    io.progressDone();
+    if (error instanceof UsageError) {
+      io.err(`vgicrr: ${error.message}\nTry 'vgicrr --help'.`);
+      return 2;
+    }
+    if (error instanceof ScenarioError || error instanceof TraceError) {
+      io.err(error.message);
+      return 2;
+    }
+    io.err(`vgicrr: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 70;
+  }
+}

@@ -1,0 +1,67 @@
+// Recording: frames from a run go to a trace writer as they happen, with the canonical state
+// hash at every chunk boundary so a replay can check state, not only outputs. The header names
+// the board, host and kernel quirks of the first VM, taken from the scenario before it runs.
+
+import { openSync, writeSync, closeSync } from 'node:fs';
+import { stateHash } from '../engine/hash.js';
+import type { MachineState } from '../engine/state.js';
+import type { Frame } from './frame.js';
+import { TraceWriter, type TraceHeaderInput } from './trace-writer.js';
+
+export interface Recorder {
+  onFrame(frame: Frame, state: MachineState): void;
+  /** Writes the last chunk, the index and the trailer. */
+  finish(): void;
+  readonly events: number;
+}
+
+export interface ByteSink {
+  write(bytes: Uint8Array): void;
+}
+
+export function createRecorder(sink: ByteSink, header: TraceHeaderInput): Recorder {
+  const writer = new TraceWriter(sink, header);
+  let latest: MachineState | undefined;
+  let events = 0;
+  writer.setChunkHash(() => (latest ? stateHash(latest) : ''));
+  return {
+    onFrame(frame, state) {
+      latest = state;
+      events++;
+      writer.append(frame);
+    },
+    finish() {
+      writer.finish();
+    },
+    get events() {
+      return events;
+    },
+  };
+}
+
+/** A sink appending to a file, each chunk written whole so a killed process leaves whole chunks. */
+export function fileSink(path: string): ByteSink & { close(): void } {
+  const fd = openSync(path, 'w');
+  return {
+    write(bytes) {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+    },
+    close() {
+      closeSync(fd);
+    },
+  };
+}
+
+/** A sink collecting bytes in memory. */
+export function memorySink(): ByteSink & { bytes(): Uint8Array } {
+  const parts: Uint8Array[] = [];
+  return {
+    write(bytes) {
+      parts.push(bytes.slice());
+    },
+    bytes() {
+      return Buffer.concat(parts);
+    },
+  };
+}

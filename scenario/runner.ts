@@ -1,0 +1,69 @@
+// Running a scenario: every statement is expanded and its primitive events executed in order on
+// one working copy of the machine (the in-place path: running needs no patches); each executed
+// event becomes a frame handed to `onFrame` (the recorder), and `expect` clauses are checked
+// against the statement's output. All statements run even after a failed expectation.
+
+import type { Effect, Output } from '../engine/events.js';
+import type { Registry } from '../engine/registry.js';
+import { initialState, type MachineState } from '../engine/state.js';
+import { stepInPlace } from '../engine/step.js';
+import type { Frame } from '../replay/frame.js';
+import { type Scenario, ScenarioError, type Statement } from './ast.js';
+import { type ExpectFailure, checkExpectation } from './expectations.js';
+import { expandStatement, type Outcome } from './expand.js';
+
+export interface RunOptions {
+  registry: Registry;
+  /** Called with every executed event, in order (position = call count). */
+  onFrame?: (frame: Frame, state: MachineState) => void;
+}
+
+export interface RunResult {
+  state: MachineState;
+  events: number;
+  statements: number;
+  expectations: number;
+  failures: ExpectFailure[];
+}
+
+/**
+ * Runs `scenario`. Throws ScenarioError when a statement cannot be expanded (a name that
+ * means nothing in this machine); expectation failures are results, not errors.
+ */
+export function runScenario(scenario: Scenario, options: RunOptions): RunResult {
+  const { registry, onFrame } = options;
+  const state = initialState();
+  let events = 0;
+  let expectations = 0;
+  const failures: ExpectFailure[] = [];
+  for (const stmt of scenario.statements) {
+    const expansion = expandStatement(stmt, { state: () => state, registry });
+    let outcome: Outcome | undefined;
+    let output: Output | undefined;
+    for (;;) {
+      const next = outcome === undefined ? expansion.next() : expansion.next(outcome);
+      if (next.done) {
+        output = next.value;
+        break;
+      }
+      const event = next.value;
+      const result = stepInPlace(state, event, registry);
+      events++;
+      const frame: Frame = { event, output: result.output, effects: result.effects };
+      onFrame?.(frame, state);
+      noVcpuIsAnError(stmt, result.effects);
+      outcome = result;
+    }
+    if (stmt.expect) {
+      expectations += stmt.expect.items.length;
+      failures.push(...checkExpectation(stmt.expect, output ?? {}));
+    }
+  }
+  return { state, events, statements: scenario.statements.length, expectations, failures };
+}
+
+/** A guest statement naming a vCPU the VM does not have cannot mean anything: stop with exit 2. */
+function noVcpuIsAnError(stmt: Statement, effects: Effect[]): void {
+  const missing = effects.find((e) => e.type === 'engine.no-vcpu');
+  if (missing) throw new ScenarioError(stmt.loc, `no vCPU ${String(missing.vcpu)} in this VM`);
+}
