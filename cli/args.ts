@@ -1,7 +1,7 @@
 // Argument parsing for every subcommand, on node:util parseArgs, turning its errors into usage
 // errors (exit 2) and positions (`#N`, `N` or a mark name) into numbers.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from './usage-error.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;

@@ -1,8 +1,8 @@
 // The `vgicrr` command: subcommand dispatch, --help and --version everywhere, and the exit
 // status contract: 0 ok, 1 a check failed, 2 usage or input error (70 for an internal error).
 
-import { ScenarioError } from '../scenario/ast.js';
 import { TraceError } from '../replay/trace-error.js';
+import { ScenarioError } from '../scenario/ast.js';
 import { demoCommand, help as demoHelp } from './commands/demo.js';
 import { dumpCommand, help as dumpHelp } from './commands/dump.js';
 import { infoCommand, help as infoHelp } from './commands/info.js';
@@ -20,12 +20,28 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  run: { summary: 'run a .vgs scenario, check its expectations, optionally record a trace', help: runHelp, run: runCommand },
-  replay: { summary: 're-execute a trace and check every recorded output', help: replayHelp, run: replayCommand },
+  run: {
+    summary: 'run a .vgs scenario, check its expectations, optionally record a trace',
+    help: runHelp,
+    run: runCommand,
+  },
+  replay: {
+    summary: 're-execute a trace and check every recorded output',
+    help: replayHelp,
+    run: replayCommand,
+  },
   info: { summary: 'header, event counts, marks and size of a trace', help: infoHelp, run: infoCommand },
   dump: { summary: 'print a trace as scenario statements or JSON lines', help: dumpHelp, run: dumpCommand },
-  quirks: { summary: 'list the kernel and VMM quirks scenarios can switch on', help: quirksHelp, run: quirksCommand },
-  demo: { summary: 'run the bundled demo and print its summary (what `npm start` does)', help: demoHelp, run: demoCommand },
+  quirks: {
+    summary: 'list the kernel and VMM quirks scenarios can switch on',
+    help: quirksHelp,
+    run: quirksCommand,
+  },
+  demo: {
+    summary: 'run the bundled demo and print its summary (what `npm start` does)',
+    help: demoHelp,
+    run: demoCommand,
+  },
 };
 
 export function usage(): string {
@@ -80,7 +96,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       io.err(error.message);
       return 2;
     }
-    io.err(`vgicrr: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    io.err(
+      `vgicrr: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     return 70;
   }
 }

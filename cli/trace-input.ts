@@ -1,8 +1,8 @@
 // Opening a trace for a command: read, decode leniently, print every issue as a warning naming
 // its offset, and fail (exit 2) on damage unless the command may work on what is intact.
 
-import { assertIntact, readTrace } from '../replay/trace-reader.js';
 import type { LoadedTrace } from '../replay/trace-reader.js';
+import { assertIntact, readTrace } from '../replay/trace-reader.js';
 import { readInput } from './files.js';
 import { type Io, paint } from './io.js';
 

@@ -2,11 +2,11 @@
 // hash at every chunk boundary so a replay can check state, not only outputs. The header names
 // the board, host and kernel quirks of the first VM, taken from the scenario before it runs.
 
-import { openSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { stateHash } from '../engine/hash.js';
 import type { MachineState } from '../engine/state.js';
 import type { Frame } from './frame.js';
-import { TraceWriter, type TraceHeaderInput } from './trace-writer.js';
+import { type TraceHeaderInput, TraceWriter } from './trace-writer.js';
 
 export interface Recorder {
   onFrame(frame: Frame, state: MachineState): void;

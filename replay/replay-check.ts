@@ -24,7 +24,8 @@ export interface ReplayReport {
 
 const describe = {
   output: (o: Frame['output']) => outputText(o) || '(no output)',
-  effects: (e: readonly Frame['effects'][number][]) => (e.length ? e.map(effectText).join('; ') : '(no effects)'),
+  effects: (e: readonly Frame['effects'][number][]) =>
+    e.length ? e.map(effectText).join('; ') : '(no effects)',
 };
 
 export function replayAndCheck(
@@ -43,7 +44,8 @@ export function replayAndCheck(
       const replayed = stepInPlace(state, recorded.event, registry);
       events++;
       const divergence = compareFrame(position, recorded, replayed, describe);
-      if (divergence) return { events, divergence: { ...divergence, statement: statementText(recorded.event) } };
+      if (divergence)
+        return { events, divergence: { ...divergence, statement: statementText(recorded.event) } };
     }
     if (chunk.hash) {
       const hash = stateHash(state);

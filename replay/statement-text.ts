@@ -2,9 +2,6 @@
 // prints, what divergence reports quote, and what the debugger lists. Parsing the text of an
 // event and expanding it gives the same event back (tested), so a trace can become a `.vgs` file.
 
-import { formatRc } from '../engine/errno.js';
-import { CORE_REG_NAMES, type Effect, type EngineEvent, type Output } from '../engine/events.js';
-import { coreRegIndex } from '../engine/core.js';
 import {
   ADDR_ATTRS,
   ATTR_GROUPS,
@@ -15,6 +12,9 @@ import {
   SDEI_FUNCTIONS,
   SDEI_ONE_REGS,
 } from '../devices/names.js';
+import { coreRegIndex } from '../engine/core.js';
+import { formatRc } from '../engine/errno.js';
+import { CORE_REG_NAMES, type Effect, type EngineEvent, type Output } from '../engine/events.js';
 
 export function hex(value: bigint | number): string {
   const v = typeof value === 'number' ? BigInt(value) : value;
@@ -22,7 +22,12 @@ export function hex(value: bigint | number): string {
 }
 
 /** Device-attr groups whose attr carries an MPIDR in bits 63:32 (vgic-v3.md §4.1). */
-const MPIDR_GROUPS = new Set([ATTR_GROUPS.DIST_REGS, ATTR_GROUPS.REDIST_REGS, ATTR_GROUPS.CPU_SYSREGS, ATTR_GROUPS.LEVEL_INFO]);
+const MPIDR_GROUPS = new Set([
+  ATTR_GROUPS.DIST_REGS,
+  ATTR_GROUPS.REDIST_REGS,
+  ATTR_GROUPS.CPU_SYSREGS,
+  ATTR_GROUPS.LEVEL_INFO,
+]);
 
 const REG_SPACE_OF_GROUP: Record<number, RegisterSpace> = {
   [ATTR_GROUPS.DIST_REGS!]: 'gicd',
@@ -91,9 +96,21 @@ export function statementText(event: EngineEvent): string {
     case 'device.create':
       return `create_device ${event.kind}`;
     case 'attr.set':
-      return attrCall('set_attr', event.dev, event.group, event.attr, event.value === null ? '' : ` ${hex(event.value)}`);
+      return attrCall(
+        'set_attr',
+        event.dev,
+        event.group,
+        event.attr,
+        event.value === null ? '' : ` ${hex(event.value)}`,
+      );
     case 'attr.get':
-      return attrCall('get_attr', event.dev, event.group, event.attr, event.preset === null ? '' : ` index=${hex(event.preset)}`);
+      return attrCall(
+        'get_attr',
+        event.dev,
+        event.group,
+        event.attr,
+        event.preset === null ? '' : ` index=${hex(event.preset)}`,
+      );
     case 'attr.has':
       return attrCall('has_attr', event.dev, event.group, event.attr, '');
     case 'irq.line':
@@ -146,9 +163,12 @@ export function statementText(event: EngineEvent): string {
 /** `rc=0 value=0x10`, `x0=0x0 x1=…`: an output as `expect` would name its parts. */
 export function outputText(output: Output): string {
   const parts: string[] = [];
-  if (output.rc !== undefined) parts.push(`rc=${output.rc < 0 ? formatRc(output.rc).split(' ')[0] : output.rc}`);
+  if (output.rc !== undefined)
+    parts.push(`rc=${output.rc < 0 ? formatRc(output.rc).split(' ')[0] : output.rc}`);
   if (output.value !== undefined) parts.push(`value=${hex(output.value)}`);
-  if (output.x) output.x.forEach((v, i) => parts.push(`x${i}=${hex(v)}`));
+  if (output.x) {
+    for (let i = 0; i < output.x.length; i++) parts.push(`x${i}=${hex(output.x[i]!)}`);
+  }
   return parts.join(' ');
 }
 

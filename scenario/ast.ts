@@ -2,8 +2,8 @@
 // with every name resolved that can be resolved without running anything; names whose meaning
 // depends on the machine (a GICR_ address, `vcpu=K`) stay symbolic until expansion.
 
-import type { DeviceHandle, HostKind } from '../engine/events.js';
 import type { RegisterSpace } from '../devices/names.js';
+import type { DeviceHandle, HostKind } from '../engine/events.js';
 
 export interface Loc {
   file: string;

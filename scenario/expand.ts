@@ -4,10 +4,10 @@
 // redistributor the VMM placed, `vcpu=K` to vCPU K's MPIDR, and `migrate` reads the source to
 // write the destination. The trace holds only the primitive events.
 
-import { type Effect, type EngineEvent, type Output } from '../engine/events.js';
+import { ADDR_ATTRS, ATTR_GROUPS, CTRL_ATTRS, registerByName } from '../devices/names.js';
+import type { Effect, EngineEvent, Output } from '../engine/events.js';
 import type { FrameKind, Registry } from '../engine/registry.js';
 import { currentVm, type MachineState, type VcpuState, type VmState, vcpuById } from '../engine/state.js';
-import { ATTR_GROUPS, CTRL_ATTRS, ADDR_ATTRS, registerByName } from '../devices/names.js';
 import {
   type AddressOperand,
   type AttrOperand,
@@ -40,7 +40,13 @@ export function* expandStatement(stmt: Statement, ctx: ExpandContext): Expansion
     case 'board':
       return yield* expandBoard(stmt);
     case 'vm':
-      yield { type: 'vm.create', host: stmt.host, quirks: stmt.quirks, ipaBits: stmt.ipaBits, sdei: stmt.sdei };
+      yield {
+        type: 'vm.create',
+        host: stmt.host,
+        quirks: stmt.quirks,
+        ipaBits: stmt.ipaBits,
+        sdei: stmt.sdei,
+      };
       return undefined;
     case 'create_vcpu':
       return (yield { type: 'vcpu.create', vcpu: stmt.vcpu }).output;
@@ -70,7 +76,13 @@ export function* expandStatement(stmt: Statement, ctx: ExpandContext): Expansion
         attr: fullAttr(stmt.group, stmt.attr, stmt.target, ctx),
       }).output;
     case 'irq_line':
-      return (yield { type: 'irq.line', kind: stmt.line, vcpu: stmt.vcpu, intid: stmt.intid, level: stmt.level }).output;
+      return (yield {
+        type: 'irq.line',
+        kind: stmt.line,
+        vcpu: stmt.vcpu,
+        intid: stmt.intid,
+        level: stmt.level,
+      }).output;
     case 'signal_msi':
       return (yield { type: 'msi.signal', devid: stmt.devid, eventid: stmt.eventid }).output;
     case 'get_reg':
@@ -131,9 +143,15 @@ export function* expandStatement(stmt: Statement, ctx: ExpandContext): Expansion
     case 'guest_its':
     case 'its_init':
     case 'lpi_config':
-      throw new ScenarioError(stmt.loc, `${statementName(stmt)} needs the ITS model, which this build does not have yet`);
+      throw new ScenarioError(
+        stmt.loc,
+        `${statementName(stmt)} needs the ITS model, which this build does not have yet`,
+      );
     case 'migrate':
-      throw new ScenarioError(stmt.loc, 'migrate needs the migration drivers, which this build does not have yet');
+      throw new ScenarioError(
+        stmt.loc,
+        'migrate needs the migration drivers, which this build does not have yet',
+      );
   }
 }
 
@@ -208,9 +226,19 @@ function requireVm(ctx: ExpandContext): VmState {
 }
 
 /** Device-attr groups whose attr carries the MPIDR of a vCPU in bits 63:32. */
-const MPIDR_GROUPS = new Set([ATTR_GROUPS.DIST_REGS, ATTR_GROUPS.REDIST_REGS, ATTR_GROUPS.CPU_SYSREGS, ATTR_GROUPS.LEVEL_INFO]);
+const MPIDR_GROUPS = new Set([
+  ATTR_GROUPS.DIST_REGS,
+  ATTR_GROUPS.REDIST_REGS,
+  ATTR_GROUPS.CPU_SYSREGS,
+  ATTR_GROUPS.LEVEL_INFO,
+]);
 
-function fullAttr(group: number, attr: AttrOperand, target: AttrTarget | undefined, ctx: ExpandContext): bigint {
+function fullAttr(
+  group: number,
+  attr: AttrOperand,
+  target: AttrTarget | undefined,
+  ctx: ExpandContext,
+): bigint {
   if (!target) return attr.value;
   let mpidr: bigint;
   if (target.kind === 'mpidr') {
@@ -231,7 +259,8 @@ function guestAddress(operand: AddressOperand, accessor: number, loc: Loc, ctx: 
   const id = operand.vcpu ?? accessor;
   const vcpu = vcpuById(vm, id);
   if (!vcpu) throw new ScenarioError(operand.loc ?? loc, `${operand.text}: no vCPU ${id} in this VM`);
-  if (operand.space === 'icc') throw new ScenarioError(operand.loc, `${operand.name} is a system register, not an address`);
+  if (operand.space === 'icc')
+    throw new ScenarioError(operand.loc, `${operand.name} is a system register, not an address`);
   const base = frameAddress(vm, operand.space, vcpu, ctx);
   return (BigInt(base) + BigInt(operand.offset) + operand.add) & U64;
 }

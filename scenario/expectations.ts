@@ -2,10 +2,10 @@
 // with, masks, and the `FILE:LINE: expected X, got Y` report (hex for register values,
 // symbolic names for errnos and SDEI codes).
 
+import { SDEI_RETURN_CODES } from '../devices/names.js';
 import { formatRc } from '../engine/errno.js';
 import type { Output } from '../engine/events.js';
-import { SDEI_RETURN_CODES } from '../devices/names.js';
-import type { ExpectItem, Expectation, Loc } from './ast.js';
+import type { Expectation, ExpectItem, Loc } from './ast.js';
 
 const U64 = (1n << 64n) - 1n;
 
@@ -17,7 +17,7 @@ export interface ExpectFailure {
 }
 
 function hex(v: bigint): string {
-  return `0x${(v & U64).toString(16)}`;
+  return `0x${(v < 0n ? BigInt.asUintN(64, v) : v).toString(16)}`;
 }
 
 function signed64(v: bigint): bigint {
@@ -27,7 +27,8 @@ function signed64(v: bigint): bigint {
 function sdeiText(v: bigint): string {
   const s = signed64(v);
   if (s < 0n) {
-    for (const [name, code] of Object.entries(SDEI_RETURN_CODES)) if (BigInt(code) === s) return `${name} (${s})`;
+    for (const [name, code] of Object.entries(SDEI_RETURN_CODES))
+      if (BigInt(code) === s) return `${name} (${s})`;
     return String(s);
   }
   return hex(s);
@@ -43,11 +44,21 @@ interface Check {
   ok: boolean;
 }
 
+/** Bits needed to compare with `actual`: 64, or more for the wide ONE_REG registers (128, 2048). */
+function widthOf(actual: bigint | undefined): number {
+  return actual !== undefined && actual > U64 ? actual.toString(2).length : 64;
+}
+
 function compareValue(item: ExpectItem, actual: bigint | undefined, fmt: (v: bigint) => string): Check {
-  const mask = item.mask ?? U64;
-  const expected = item.value & U64;
-  const ok = actual !== undefined && ((actual & U64) & mask) === (expected & mask);
-  return { expected: masked(fmt(item.value), item.mask), got: actual === undefined ? 'nothing' : fmt(actual), ok };
+  const width = widthOf(actual);
+  const mask = item.mask === undefined ? (1n << BigInt(width)) - 1n : BigInt.asUintN(width, item.mask);
+  const expected = BigInt.asUintN(width, item.value);
+  const ok = actual !== undefined && (actual & mask) === (expected & mask);
+  return {
+    expected: masked(fmt(item.value), item.mask),
+    got: actual === undefined ? 'nothing' : fmt(actual),
+    ok,
+  };
 }
 
 function compareRc(item: ExpectItem, rc: number | undefined): Check {

@@ -45,11 +45,12 @@ function hex4(ch: string): string {
 }
 
 /**
- * Splits `text` into logical lines. Pure; throws ScenarioError for a control character outside a
+ * Splits `text` into logical lines (a leading byte-order mark ignored). Pure; throws ScenarioError for a control character outside a
  * comment and for a continuation on the last line of the file.
  */
 export function lexScenario(text: string, file: string): LogicalLine[] {
-  const physical = text.split('\n');
+  // A byte-order mark is not part of the first line (decodeSource drops it too).
+  const physical = (text.startsWith('\uFEFF') ? text.slice(1) : text).split('\n');
   // A final newline ends the last line; it does not start an empty one.
   if (physical.length > 1 && physical[physical.length - 1] === '') physical.pop();
   const out: LogicalLine[] = [];
@@ -65,7 +66,8 @@ export function lexScenario(text: string, file: string): LogicalLine[] {
     const code = chars.slice(0, codeEnd);
     for (let c = 0; c < code.length; c++) {
       const ch = code[c] ?? '';
-      if (isControl(ch)) throw new ScenarioError({ file, line, col: c + 1 }, `invalid character U+${hex4(ch)}`);
+      if (isControl(ch))
+        throw new ScenarioError({ file, line, col: c + 1 }, `invalid character U+${hex4(ch)}`);
     }
     // A code part ending in `\` (trailing blanks allowed) continues on the next line.
     let last = code.length - 1;
@@ -97,7 +99,10 @@ export function lexScenario(text: string, file: string): LogicalLine[] {
     current = undefined;
   }
   if (pendingBackslash) {
-    throw new ScenarioError(pendingBackslash, '`\\` at the end of the file: there is no next line to continue on');
+    throw new ScenarioError(
+      pendingBackslash,
+      '`\\` at the end of the file: there is no next line to continue on',
+    );
   }
   return out;
 }
@@ -132,7 +137,7 @@ export function parseNumberLiteral(text: string): bigint | undefined {
 
 /** Whether `text` is meant as a numeric literal (so a parse failure is a malformed number). */
 export function looksNumeric(text: string): boolean {
-  return /^[-+]?[0-9]/.test(text) || text === '-' || text === '+';
+  return /^[-+]*[0-9]/.test(text) || /^[-+]+$/.test(text);
 }
 
 // UTF-8 well-formedness (RFC 3629, Unicode Table 3-7): the allowed second byte range per lead byte.

@@ -2,11 +2,12 @@
 // literal numbers, and range checks, each failing with a ScenarioError at the offending token.
 // The messages are part of the user interface: docs/scenario-notes.md lists them.
 
-import { ERRNO_NAMES } from '../engine/errno.js';
 import { registerByName, SDEI_FUNCTIONS, SDEI_RETURN_CODES } from '../devices/names.js';
+import { ERRNO_NAMES } from '../engine/errno.js';
 import { type Loc, ScenarioError } from './ast.js';
 import { looksNumeric, parseNumberLiteral, type Token } from './lexer.js';
 
+/** Throws the ScenarioError `FILE:LINE:COL: detail`. */
 export function fail(loc: Loc, detail: string): never {
   throw new ScenarioError(loc, detail);
 }
@@ -52,26 +53,34 @@ export function isNumber(text: string): boolean {
   return looksNumeric(text) || namedNumber(text) !== undefined;
 }
 
+/**
+ * Fails for a word that is neither a number nor a name the operand takes: a register name used
+ * where none is allowed, an errno name without its minus sign, or `unknown name \`NAME\`` (a
+ * `+N`/`@K` suffix left out), each with a hint of what the operand takes.
+ */
+export function unknownName(tok: Token, hint?: string): never {
+  const { text } = tok;
+  const name = text.startsWith('-') ? text : text.replace(/[+@].*$/, '') || text;
+  const also = hint ? ` (${hint})` : '';
+  if (registerByName(name)) fail(tok.loc, `\`${name}\` is a register name, not allowed here${also}`);
+  if (lookup(ERRNO_NAMES, name) !== undefined) fail(tok.loc, `errno names take a minus sign: \`-${name}\``);
+  fail(tok.loc, `unknown name \`${name}\`${also}`);
+}
+
 /** A number as written: a literal of any size or a named number. Range checks come after. */
 export function resolveNumber(tok: Token): bigint {
-  const { text } = tok;
-  if (looksNumeric(text)) {
-    const value = parseNumberLiteral(text);
-    if (value === undefined) fail(tok.loc, `malformed number \`${text}\``);
+  if (looksNumeric(tok.text)) {
+    const value = parseNumberLiteral(tok.text);
+    if (value === undefined) fail(tok.loc, `malformed number \`${tok.text}\``);
     return value;
   }
-  const named = namedNumber(text);
-  if (named !== undefined) return named;
-  if (text.startsWith('-')) fail(tok.loc, `unknown name \`${text}\``);
-  if (lookup(ERRNO_NAMES, text) !== undefined) fail(tok.loc, `errno names take a minus sign: \`-${text}\``);
-  if (registerByName(text.replace(/[+@].*$/, ''))) {
-    fail(tok.loc, `\`${text}\` is a register name, not allowed here (a number is expected)`);
-  }
-  fail(tok.loc, `unknown name \`${text}\``);
+  const named = namedNumber(tok.text);
+  if (named === undefined) unknownName(tok);
+  return named;
 }
 
 function bound(value: bigint): string {
-  return value > 0xffffn || value < -0xffffn
+  return value > 0xfffn || value < -0xfffn
     ? `${value < 0n ? '-' : ''}0x${(value < 0n ? -value : value).toString(16)}`
     : String(value);
 }
@@ -94,10 +103,12 @@ export function unsigned(tok: Token, bits: number, label: string): bigint {
   return numberIn(tok, 0n, (1n << BigInt(bits)) - 1n, label);
 }
 
+/** An unsigned 32-bit number (vCPU ids, DEVID, EVENTID, LEVEL…). */
 export function u32(tok: Token, label: string): number {
   return Number(unsigned(tok, 32, label));
 }
 
+/** An unsigned 64-bit number (addresses, register ids, attrs). */
 export function u64(tok: Token, label: string): bigint {
   return unsigned(tok, 64, label);
 }
@@ -107,7 +118,7 @@ export function u64(tok: Token, label: string): bigint {
  * -2^(bits-1) taken as its two's complement. Literals beyond the signed/unsigned 64-bit range
  * are out of range unless `wide` (set_reg of a 128- or 2048-bit register).
  */
-export function valueOf(tok: Token, bits: number, what: string, wide = false): bigint {
+export function wordValue(tok: Token, bits: number, what: string, wide = false): bigint {
   const value = resolveNumber(tok);
   if (!wide && (value < I64_MIN || value > U64_MAX)) fail(tok.loc, `number out of range: ${tok.text}`);
   const b = BigInt(bits);
@@ -115,6 +126,7 @@ export function valueOf(tok: Token, bits: number, what: string, wide = false): b
   return value < 0n ? value + (1n << b) : value;
 }
 
+/** `1 byte`, `4 bytes`: the width of a sized access, for messages. */
 export function bytesText(size: number): string {
   return size === 1 ? '1 byte' : `${size} bytes`;
 }
@@ -151,7 +163,11 @@ export class Head {
       const key = tok.text.slice(0, eq);
       if (key === '') fail(tok.loc, `missing option name before \`=\``);
       const keyLen = Array.from(key).length;
-      const value: Token = { text: tok.text.slice(eq + 1), loc: locIn(tok, keyLen + 1), len: tok.len - keyLen - 1 };
+      const value: Token = {
+        text: tok.text.slice(eq + 1),
+        loc: locIn(tok, keyLen + 1),
+        len: tok.len - keyLen - 1,
+      };
       if (value.text === '') fail(value.loc, `missing value after \`${key}=\``);
       if (seen.has(key)) fail(tok.loc, `duplicate option \`${key}\``);
       seen.add(key);
@@ -178,6 +194,7 @@ export class Head {
     return tok;
   }
 
+  /** The option `key=`, if given. */
   opt(key: string): OptionToken | undefined {
     return this.opts.find((o) => o.key === key);
   }

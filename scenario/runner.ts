@@ -9,8 +9,8 @@ import { initialState, type MachineState } from '../engine/state.js';
 import { stepInPlace } from '../engine/step.js';
 import type { Frame } from '../replay/frame.js';
 import { type Scenario, ScenarioError, type Statement } from './ast.js';
-import { type ExpectFailure, checkExpectation } from './expectations.js';
 import { expandStatement, type Outcome } from './expand.js';
+import { checkExpectation, type ExpectFailure } from './expectations.js';
 
 export interface RunOptions {
   registry: Registry;

@@ -2,13 +2,13 @@
 // memory, replays the recording with every output checked, and prints a one-screen summary.
 
 import { join } from 'node:path';
-import { decodeSource, parseScenario } from '../../scenario/parser.js';
-import { runScenario } from '../../scenario/runner.js';
 import { defaultRegistry } from '../../replay/machine.js';
 import { createRecorder, memorySink } from '../../replay/recorder.js';
 import { replayAndCheck } from '../../replay/replay-check.js';
 import { effectText, outputText, statementText } from '../../replay/statement-text.js';
 import { readTrace } from '../../replay/trace-reader.js';
+import { decodeSource, parseScenario } from '../../scenario/parser.js';
+import { runScenario } from '../../scenario/runner.js';
 import { parse } from '../args.js';
 import { readInput } from '../files.js';
 import { type Io, paint } from '../io.js';
@@ -41,7 +41,9 @@ export function demoCommand(argv: string[], io: Io): number {
         : paint(io, 'green', `all ${result.expectations} expectations held`)),
   );
   for (const failure of result.failures) io.out(paint(io, 'red', `  ${failure.message}`));
-  io.out(`recorded ${bytes.length} bytes in ${trace.chunks.length} chunk(s); marks: ${trace.marks.map((m) => `${m.name} #${m.position}`).join(', ')}`);
+  io.out(
+    `recorded ${bytes.length} bytes in ${trace.chunks.length} chunk(s); marks: ${trace.marks.map((m) => `${m.name} #${m.position}`).join(', ')}`,
+  );
   io.out(
     replay.divergence
       ? paint(io, 'red', `replay diverged at #${replay.divergence.position}`)
@@ -52,7 +54,9 @@ export function demoCommand(argv: string[], io: Io): number {
   for (let position = 1; position <= trace.length; position++) {
     const frame = trace.frame(position);
     const out = [outputText(frame.output), ...frame.effects.map(effectText)].filter(Boolean).join(' | ');
-    io.out(`${paint(io, 'dim', `#${position}`.padStart(width))}  ${statementText(frame.event).padEnd(44)} ${paint(io, 'dim', out)}`);
+    io.out(
+      `${paint(io, 'dim', `#${position}`.padStart(width))}  ${statementText(frame.event).padEnd(44)} ${paint(io, 'dim', out)}`,
+    );
   }
   io.out('');
   io.out('Try: npx vgicrr run traces/demo/demo.vgs --record /tmp/demo.vgt && npx vgicrr dump /tmp/demo.vgt');

@@ -22,9 +22,26 @@ Options:
 
 /** Event types whose statement takes `expect` (the others have no output in the language). */
 const EXPECTABLE = new Set([
-  'vcpu.create', 'device.create', 'attr.set', 'attr.get', 'attr.has', 'irq.line', 'msi.signal', 'reg.get',
-  'reg.set', 'vcpu.run', 'vcpu.reset', 'sdei.inject', 'vm.stop', 'vm.cont', 'guest.read', 'guest.mrs',
-  'guest.hvc', 'guest.reg', 'mem.read', 'mem.write',
+  'vcpu.create',
+  'device.create',
+  'attr.set',
+  'attr.get',
+  'attr.has',
+  'irq.line',
+  'msi.signal',
+  'reg.get',
+  'reg.set',
+  'vcpu.run',
+  'vcpu.reset',
+  'sdei.inject',
+  'vm.stop',
+  'vm.cont',
+  'guest.read',
+  'guest.mrs',
+  'guest.hvc',
+  'guest.reg',
+  'mem.read',
+  'mem.write',
 ]);
 
 function jsonValue(_key: string, value: unknown): unknown {
@@ -51,7 +68,8 @@ export function dumpCommand(argv: string[], io: Io): number {
   });
   if (positionals.length !== 1) throw new UsageError('dump takes one trace: vgicrr dump TRACE');
   const format = values.format ?? 'vgs';
-  if (format !== 'vgs' && format !== 'json') throw new UsageError(`dump: --format is vgs or json, not ${String(format)}`);
+  if (format !== 'vgs' && format !== 'json')
+    throw new UsageError(`dump: --format is vgs or json, not ${String(format)}`);
   const path = positionals[0]!;
   const trace = openTrace(path, io, { strict: false });
   const from = typeof values.from === 'string' ? parsePosition(values.from, trace.marks) : 1;
@@ -60,13 +78,18 @@ export function dumpCommand(argv: string[], io: Io): number {
     throw new UsageError(`dump: range #${from}–#${to} is outside the trace (#1–#${trace.length})`);
   }
   if (format === 'vgs') {
-    io.out(`# vgicrr dump of ${path}: events #${from}–#${to} of ${trace.length}, produced by ${trace.header.producer}`);
+    io.out(
+      `# vgicrr dump of ${path}: events #${from}–#${to} of ${trace.length}, produced by ${trace.header.producer}`,
+    );
   }
   for (let position = from; position <= to; position++) {
     const frame = trace.frame(position);
     io.out(
       format === 'json'
-        ? JSON.stringify({ position, event: frame.event, output: frame.output, effects: frame.effects }, jsonValue)
+        ? JSON.stringify(
+            { position, event: frame.event, output: frame.output, effects: frame.effects },
+            jsonValue,
+          )
         : vgsLine(position, frame, Boolean(values.expect)),
     );
   }

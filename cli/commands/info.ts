@@ -44,12 +44,16 @@ export function infoCommand(argv: string[], io: Io): number {
     : 'none (bare vm)';
   io.out(`  board       ${board}`);
   io.out(`  host        ${h.host}${h.quirks.length ? `, quirks ${h.quirks.join(',')}` : ''}`);
-  io.out(`  size        ${size} bytes, ${trace.chunks.length} chunks, ${trace.length} events${trace.length ? ` (${(size / trace.length).toFixed(1)} bytes/event)` : ''}`);
+  io.out(
+    `  size        ${size} bytes, ${trace.chunks.length} chunks, ${trace.length} events${trace.length ? ` (${(size / trace.length).toFixed(1)} bytes/event)` : ''}`,
+  );
   io.out('  events by type');
   for (const [type, n] of Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
     io.out(`    ${type.padEnd(14)} ${n}`);
   }
-  io.out(`  marks       ${trace.marks.length ? trace.marks.map((m) => `${m.name} #${m.position}`).join(', ') : 'none'}`);
+  io.out(
+    `  marks       ${trace.marks.length ? trace.marks.map((m) => `${m.name} #${m.position}`).join(', ') : 'none'}`,
+  );
   io.out(`  damage      ${trace.issues.length ? trace.issues.map((i) => i.message).join('; ') : 'none'}`);
   return 0;
 }

@@ -19,7 +19,13 @@ export function quirksCommand(argv: string[], io: Io): number {
     return 0;
   }
   for (const side of ['kernel', 'vmm'] as const) {
-    io.out(paint(io, 'bold', side === 'kernel' ? 'Kernel quirks (board/vm quirks=…)' : 'VMM quirks (migrate quirks=…)'));
+    io.out(
+      paint(
+        io,
+        'bold',
+        side === 'kernel' ? 'Kernel quirks (board/vm quirks=…)' : 'VMM quirks (migrate quirks=…)',
+      ),
+    );
     const width = Math.max(...QUIRKS.map((q) => q.name.length));
     for (const q of QUIRKS.filter((x) => x.side === side)) {
       io.out(`  ${q.name.padEnd(width)}  ${q.description}`);

@@ -20,7 +20,10 @@ Options:
 Exit status: 0 identical, 1 diverged, 2 unreadable or damaged trace.`;
 
 export function replayCommand(argv: string[], io: Io): number {
-  const { values, positionals } = parse('replay', argv, { salvage: { type: 'boolean' }, json: { type: 'boolean' } });
+  const { values, positionals } = parse('replay', argv, {
+    salvage: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
   if (positionals.length !== 1) throw new UsageError('replay takes one trace: vgicrr replay TRACE');
   const path = positionals[0]!;
   const trace = openTrace(path, io, { strict: !values.salvage });
@@ -30,7 +33,15 @@ export function replayCommand(argv: string[], io: Io): number {
   io.progressDone();
   const d = report.divergence;
   if (values.json) {
-    io.out(JSON.stringify({ trace: path, ok: !d, events: report.events, length: trace.length, divergence: d ?? null }));
+    io.out(
+      JSON.stringify({
+        trace: path,
+        ok: !d,
+        events: report.events,
+        length: trace.length,
+        divergence: d ?? null,
+      }),
+    );
     return d ? 1 : 0;
   }
   if (!d) {

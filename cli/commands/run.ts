@@ -1,11 +1,11 @@
 // `vgicrr run FILE.vgs [--record OUT.vgt] [--json]` (scenario-language.md "Running").
 
-import { decodeSource, parseScenario } from '../../scenario/parser.js';
-import { runScenario } from '../../scenario/runner.js';
-import type { Scenario } from '../../scenario/ast.js';
 import { defaultRegistry } from '../../replay/machine.js';
 import { createRecorder, fileSink, type Recorder } from '../../replay/recorder.js';
 import type { TraceHeaderInput } from '../../replay/trace-writer.js';
+import type { Scenario } from '../../scenario/ast.js';
+import { decodeSource, parseScenario } from '../../scenario/parser.js';
+import { runScenario } from '../../scenario/runner.js';
 import { parse } from '../args.js';
 import { readInput } from '../files.js';
 import { type Io, paint } from '../io.js';
@@ -47,7 +47,10 @@ export function headerOf(scenario: Scenario): TraceHeaderInput {
 }
 
 export function runCommand(argv: string[], io: Io): number {
-  const { values, positionals } = parse('run', argv, { record: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parse('run', argv, {
+    record: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   if (positionals.length !== 1) throw new UsageError('run takes one scenario file: vgicrr run FILE.vgs');
   const file = positionals[0]!;
   const scenario = parseScenario(decodeSource(readInput(file), file), file);
