@@ -117,7 +117,7 @@ export function applyEvent(machine: MachineState, event: EngineEvent, ctx: StepC
       return { rc: 0, value: loadRam(vm.ram, event.addr, event.size) };
     case 'mem.write':
       if (!inRam(event.addr, event.size)) return { rc: -EFAULT };
-      storeRam(vm.ram, event.addr, event.size, event.value);
+      storeRam(vm.ram, event.addr, event.size, event.value, ctx.ownedPages);
       return { rc: 0 };
     default:
       return applyGuestEvent(vm, event, ctx);
@@ -355,7 +355,7 @@ function guestStore(
   ctx: StepContext,
 ): void {
   if (inRam(addr, size)) {
-    storeRam(vm.ram, addr, size, value);
+    storeRam(vm.ram, addr, size, value, ctx.ownedPages);
     return;
   }
   const region = addr < 2n ** 53n ? findMmio(vm, Number(addr), size) : undefined;

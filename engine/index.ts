@@ -9,3 +9,4 @@ export { inRam, loadRam, storeRam, storeRamBytes } from './ram.js';
 export * from './registry.js';
 export * from './state.js';
 export * from './step.js';
+export * from './working-copy.js';

@@ -1,59 +1,109 @@
 // Guest RAM: little-endian loads and stores of 1, 2, 4 or 8 bytes at any alignment over sparse
-// 4 KiB pages. Pages are never written in place: a store copies the page and replaces it, so
-// immer drafts and checkpoints can share pages safely.
+// 4 KiB pages keyed by page number. Pages are immutable once anyone else may hold them: a store
+// copies the page and replaces it, so immer drafts, checkpoints and hash caches can share pages.
+// The one exception is a page the in-place path created itself and has not yet published
+// (`owned`): stores write it directly (see engine/working-copy.ts).
 
 import { PAGE_SIZE, RAM_BASE, RAM_SIZE } from './state.js';
 
 export type RamPages = Record<string, Uint8Array>;
 
+const RAM_FIRST = BigInt(RAM_BASE);
+const RAM_END = BigInt(RAM_BASE + RAM_SIZE);
+const MASK32 = 0xffff_ffffn;
+
 /** True when [addr, addr + size) lies inside guest RAM. */
 export function inRam(addr: bigint, size: number): boolean {
-  return addr >= BigInt(RAM_BASE) && addr + BigInt(size) <= BigInt(RAM_BASE + RAM_SIZE);
+  return addr >= RAM_FIRST && addr + BigInt(size) <= RAM_END;
+}
+
+function readWithin(page: Uint8Array, off: number, size: number): bigint {
+  switch (size) {
+    case 1:
+      return BigInt(page[off]!);
+    case 2:
+      return BigInt(page[off]! | (page[off + 1]! << 8));
+    case 4:
+      return BigInt((page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0);
+    default: {
+      const lo = (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0;
+      const hi = (page[off + 4]! | (page[off + 5]! << 8) | (page[off + 6]! << 16) | (page[off + 7]! << 24)) >>> 0;
+      return (BigInt(hi) << 32n) | BigInt(lo);
+    }
+  }
+}
+
+function writeWithin(page: Uint8Array, off: number, size: number, value: bigint): void {
+  let lo = Number(value & MASK32);
+  for (let i = 0; i < Math.min(size, 4); i++) {
+    page[off + i] = lo & 0xff;
+    lo >>>= 8;
+  }
+  if (size === 8) {
+    let hi = Number((value >> 32n) & MASK32);
+    for (let i = 4; i < 8; i++) {
+      page[off + i] = hi & 0xff;
+      hi >>>= 8;
+    }
+  }
 }
 
 export function loadRam(pages: RamPages, addr: bigint, size: number): bigint {
   const a = Number(addr);
+  const off = a % PAGE_SIZE;
+  if (off + size <= PAGE_SIZE) {
+    const page = pages[String((a - off) / PAGE_SIZE)];
+    return page ? readWithin(page, off, size) : 0n;
+  }
+  // Crosses into the next page: byte by byte, most significant first.
   let value = 0n;
   for (let i = size - 1; i >= 0; i--) {
-    const byteAddr = a + i;
-    const page = pages[String(Math.floor(byteAddr / PAGE_SIZE))];
-    value = (value << 8n) | BigInt(page ? page[byteAddr & (PAGE_SIZE - 1)]! : 0);
+    const b = a + i;
+    const page = pages[String(Math.floor(b / PAGE_SIZE))];
+    value = (value << 8n) | BigInt(page ? page[b % PAGE_SIZE]! : 0);
   }
   return value;
 }
 
-export function storeRam(pages: RamPages, addr: bigint, size: number, value: bigint): void {
+/** The page `number`, writable: itself if `owned` holds it, else a fresh copy put in its place. */
+function writablePage(pages: RamPages, number: string, owned: WeakSet<Uint8Array> | undefined): Uint8Array {
+  const old = pages[number];
+  if (old && owned?.has(old)) return old;
+  const copy = old ? old.slice() : new Uint8Array(PAGE_SIZE);
+  pages[number] = copy;
+  owned?.add(copy);
+  return copy;
+}
+
+export function storeRam(
+  pages: RamPages,
+  addr: bigint,
+  size: number,
+  value: bigint,
+  owned?: WeakSet<Uint8Array>,
+): void {
   const a = Number(addr);
+  const off = a % PAGE_SIZE;
+  if (off + size <= PAGE_SIZE) {
+    writeWithin(writablePage(pages, String((a - off) / PAGE_SIZE), owned), off, size, value);
+    return;
+  }
   let v = value;
-  let key = '';
-  let copy: Uint8Array | undefined;
   for (let i = 0; i < size; i++) {
-    const byteAddr = a + i;
-    const pageKey = String(Math.floor(byteAddr / PAGE_SIZE));
-    if (pageKey !== key) {
-      if (copy) pages[key] = copy;
-      key = pageKey;
-      const old = pages[pageKey];
-      copy = old ? old.slice() : new Uint8Array(PAGE_SIZE);
-    }
-    copy![byteAddr & (PAGE_SIZE - 1)] = Number(v & 0xffn);
+    const b = a + i;
+    writablePage(pages, String(Math.floor(b / PAGE_SIZE)), owned)[b % PAGE_SIZE] = Number(v & 0xffn);
     v >>= 8n;
   }
-  if (copy) pages[key] = copy;
 }
 
 /** Copies `bytes` into RAM at `addr` (a block store, as a VMM's RAM transfer does). */
-export function storeRamBytes(pages: RamPages, addr: number, bytes: Uint8Array): void {
+export function storeRamBytes(pages: RamPages, addr: number, bytes: Uint8Array, owned?: WeakSet<Uint8Array>): void {
   let done = 0;
   while (done < bytes.length) {
     const at = addr + done;
-    const key = String(Math.floor(at / PAGE_SIZE));
-    const offset = at & (PAGE_SIZE - 1);
+    const offset = at % PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - offset, bytes.length - done);
-    const old = pages[key];
-    const copy = old ? old.slice() : new Uint8Array(PAGE_SIZE);
-    copy.set(bytes.subarray(done, done + n), offset);
-    pages[key] = copy;
+    writablePage(pages, String((at - offset) / PAGE_SIZE), owned).set(bytes.subarray(done, done + n), offset);
     done += n;
   }
 }

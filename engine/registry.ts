@@ -15,6 +15,11 @@ export interface StepContext {
   /** The whole machine (draft), for cross-VM work such as a migration's RAM transfer. */
   readonly machine: MachineState;
   emit(effect: Effect): void;
+  /**
+   * RAM pages the in-place path created during this run and nobody else holds yet: stores may
+   * write them directly (engine/working-copy.ts). Absent on the immer path.
+   */
+  readonly ownedPages?: WeakSet<Uint8Array>;
 }
 
 export interface AttrResult {

@@ -36,8 +36,9 @@ function makeContext(
   event: EngineEvent,
   machine: MachineState,
   effects: Effect[],
+  ownedPages?: WeakSet<Uint8Array>,
 ): StepContext {
-  return { registry, event, machine, emit: (effect) => void effects.push(effect) };
+  return { registry, event, machine, emit: (effect) => void effects.push(effect), ownedPages };
 }
 
 /** Pure: a new frozen state; `state` is untouched. */
@@ -64,13 +65,18 @@ export function stepWithPatches(
   return { state: next, output, effects, patches, inversePatches };
 }
 
-/** Mutates `working` (a private copy from `cloneState`) in place; fastest, no patches. */
+/**
+ * Mutates `working` (a private copy from `cloneState`) in place; fastest, no patches. RAM pages
+ * are still replaced on store unless `ownedPages` vouches that nobody else holds them (use
+ * `WorkingCopy`, which keeps that set honest).
+ */
 export function stepInPlace(
   working: MachineState,
   event: EngineEvent,
   registry: Registry,
+  ownedPages?: WeakSet<Uint8Array>,
 ): { output: Output; effects: Effect[] } {
   const effects: Effect[] = [];
-  const output = applyEvent(working, event, makeContext(registry, event, working, effects));
+  const output = applyEvent(working, event, makeContext(registry, event, working, effects, ownedPages));
   return { output, effects };
 }

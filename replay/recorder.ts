@@ -3,13 +3,12 @@
 // the board, host and kernel quirks of the first VM, taken from the scenario before it runs.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { stateHash } from '../engine/hash.js';
-import type { MachineState } from '../engine/state.js';
+import type { WorkingCopy } from '../engine/working-copy.js';
 import type { Frame } from './frame.js';
 import { type TraceHeaderInput, TraceWriter } from './trace-writer.js';
 
 export interface Recorder {
-  onFrame(frame: Frame, state: MachineState): void;
+  onFrame(frame: Frame, machine: WorkingCopy): void;
   /** Writes the last chunk, the index and the trailer. */
   finish(): void;
   readonly events: number;
@@ -21,12 +20,12 @@ export interface ByteSink {
 
 export function createRecorder(sink: ByteSink, header: TraceHeaderInput): Recorder {
   const writer = new TraceWriter(sink, header);
-  let latest: MachineState | undefined;
+  let latest: WorkingCopy | undefined;
   let events = 0;
-  writer.setChunkHash(() => (latest ? stateHash(latest) : ''));
+  writer.setChunkHash(() => latest?.hash() ?? '');
   return {
-    onFrame(frame, state) {
-      latest = state;
+    onFrame(frame, machine) {
+      latest = machine;
       events++;
       writer.append(frame);
     },

@@ -2,10 +2,8 @@
 // private working copy and compare each output and effect list with the recorded one, and the
 // state hash at each chunk end with the recorded hash. Stops at the first divergence.
 
-import { stateHash } from '../engine/hash.js';
 import type { Registry } from '../engine/registry.js';
-import { initialState } from '../engine/state.js';
-import { stepInPlace } from '../engine/step.js';
+import { WorkingCopy } from '../engine/working-copy.js';
 import { compareFrame, type Divergence } from './divergence.js';
 import type { Frame } from './frame.js';
 import { effectText, outputText, statementText } from './statement-text.js';
@@ -33,7 +31,7 @@ export function replayAndCheck(
   registry: Registry,
   onProgress?: (done: number) => void,
 ): ReplayReport {
-  const state = initialState();
+  const machine = new WorkingCopy(registry);
   let events = 0;
   for (let c = 0; c < trace.chunks.length; c++) {
     const chunk = trace.chunks[c]!;
@@ -41,14 +39,14 @@ export function replayAndCheck(
     for (let i = 0; i < frames.length; i++) {
       const recorded = frames[i]!;
       const position = chunk.first + i;
-      const replayed = stepInPlace(state, recorded.event, registry);
+      const replayed = machine.step(recorded.event);
       events++;
       const divergence = compareFrame(position, recorded, replayed, describe);
       if (divergence)
         return { events, divergence: { ...divergence, statement: statementText(recorded.event) } };
     }
     if (chunk.hash) {
-      const hash = stateHash(state);
+      const hash = machine.hash();
       if (hash !== chunk.hash) {
         const last = chunk.first + chunk.count - 1;
         const lastFrame = frames[frames.length - 1];

@@ -5,8 +5,8 @@
 
 import type { Effect, Output } from '../engine/events.js';
 import type { Registry } from '../engine/registry.js';
-import { initialState, type MachineState } from '../engine/state.js';
-import { stepInPlace } from '../engine/step.js';
+import type { MachineState } from '../engine/state.js';
+import { WorkingCopy } from '../engine/working-copy.js';
 import type { Frame } from '../replay/frame.js';
 import { type Scenario, ScenarioError, type Statement } from './ast.js';
 import { expandStatement, type Outcome } from './expand.js';
@@ -15,7 +15,7 @@ import { checkExpectation, type ExpectFailure } from './expectations.js';
 export interface RunOptions {
   registry: Registry;
   /** Called with every executed event, in order (position = call count). */
-  onFrame?: (frame: Frame, state: MachineState) => void;
+  onFrame?: (frame: Frame, machine: WorkingCopy) => void;
 }
 
 export interface RunResult {
@@ -32,12 +32,12 @@ export interface RunResult {
  */
 export function runScenario(scenario: Scenario, options: RunOptions): RunResult {
   const { registry, onFrame } = options;
-  const state = initialState();
+  const machine = new WorkingCopy(registry);
   let events = 0;
   let expectations = 0;
   const failures: ExpectFailure[] = [];
   for (const stmt of scenario.statements) {
-    const expansion = expandStatement(stmt, { state: () => state, registry });
+    const expansion = expandStatement(stmt, { state: () => machine.state, registry });
     let outcome: Outcome | undefined;
     let output: Output | undefined;
     for (;;) {
@@ -47,10 +47,10 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
         break;
       }
       const event = next.value;
-      const result = stepInPlace(state, event, registry);
+      const result = machine.step(event);
       events++;
       const frame: Frame = { event, output: result.output, effects: result.effects };
-      onFrame?.(frame, state);
+      onFrame?.(frame, machine);
       noVcpuIsAnError(stmt, result.effects);
       outcome = result;
     }
@@ -59,7 +59,8 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
       failures.push(...checkExpectation(stmt.expect, output ?? {}));
     }
   }
-  return { state, events, statements: scenario.statements.length, expectations, failures };
+  machine.publish();
+  return { state: machine.state, events, statements: scenario.statements.length, expectations, failures };
 }
 
 /** A guest statement naming a vCPU the VM does not have cannot mean anything: stop with exit 2. */

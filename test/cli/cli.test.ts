@@ -57,7 +57,7 @@ describe('run and replay', () => {
     const run = await cli('run', scenario, '--record', trace);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/s\.vgs: 30 statements, \d+ events, 4 expectations held/);
+    expect(run.stdout).toMatch(/s\.vgs: 31 statements, 41 events, 5 expectations held/);
     const replay = await cli('replay', trace);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toMatch(/every output identical/);
@@ -136,7 +136,7 @@ describe('info, quirks, help', () => {
     const info = await cli('info', trace);
     expect(info.code).toBe(0);
     expect(info.stdout).toContain('board       virt vcpus=2 nr_irqs=256 its=on sdei=on ipa_bits=40');
-    expect(info.stdout).toMatch(/guest\.read\s+3/);
+    expect(info.stdout).toMatch(/guest\.read\s+2/);
     expect(info.stdout).toMatch(/marks\s+started #\d+/);
   });
   it('quirks lists both sides', async () => {

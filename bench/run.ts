@@ -1,0 +1,204 @@
+// `npm run bench`: the replay, seek, recording-overhead and trace-size benchmarks of the
+// design's table, on a generated 1,000,000-event stream (bench/workload.ts). Each figure is
+// reported against its target and against its physical reference measured in the same run
+// (decoding the same file alone for replay; replaying from the start for seek; JSON lines for
+// size). Writes bench/results.json and the table in bench/README.md.
+
+import { cpus, totalmem } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EngineEvent } from '../engine/events.js';
+import { WorkingCopy } from '../engine/working-copy.js';
+import { hex } from '../replay/statement-text.js';
+import { defaultRegistry } from '../replay/machine.js';
+import { Player } from '../replay/player.js';
+import { createRecorder, memorySink } from '../replay/recorder.js';
+import { replayAndCheck } from '../replay/replay-check.js';
+import { readTrace } from '../replay/trace-reader.js';
+import { packageRoot } from '../cli/version.js';
+import { prng, workload } from './workload.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const SEEKS = 500;
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  target: string;
+  ok: boolean;
+  reference?: string;
+}
+
+const rows: Row[] = [];
+const log = (text: string) => process.stderr.write(`${text}\n`);
+
+function time<T>(fn: () => T): [T, number] {
+  const start = process.hrtime.bigint();
+  const result = fn();
+  return [result, Number(process.hrtime.bigint() - start) / 1e6];
+}
+
+function best<T>(runs: number, fn: () => T): [T, number] {
+  let out: [T, number] | undefined;
+  for (let i = 0; i < runs; i++) {
+    const r = time(fn);
+    if (!out || r[1] < out[1]) out = r;
+  }
+  return out!;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function runWithout(events: readonly EngineEvent[]): number {
+  const machine = new WorkingCopy(defaultRegistry());
+  let n = 0;
+  for (const event of events) n += machine.step(event).effects.length;
+  return n;
+}
+
+function runWith(events: readonly EngineEvent[]): Uint8Array {
+  const machine = new WorkingCopy(defaultRegistry());
+  const sink = memorySink();
+  const recorder = createRecorder(sink, { producer: 'vgicrr bench', board: null, host: 'gicv3', quirks: [], seed: 1 });
+  for (const event of events) {
+    const { output, effects } = machine.step(event);
+    recorder.onFrame({ event, output, effects }, machine);
+  }
+  recorder.finish();
+  return sink.bytes();
+}
+
+function jsonLinesBytes(bytes: Uint8Array): number {
+  const trace = readTrace(bytes);
+  let total = 0;
+  const replacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? hex(v) : v);
+  for (let c = 0; c < trace.chunks.length; c++) {
+    for (const frame of trace.chunkFrames(c)) total += Buffer.byteLength(JSON.stringify(frame, replacer)) + 1;
+  }
+  return total;
+}
+
+function main(): void {
+  log(`generating ${EVENTS} events…`);
+  const events = workload(1, EVENTS);
+
+  log('recording overhead…');
+  const [, plain] = best(3, () => runWithout(events));
+  const [bytes, recorded] = best(3, () => runWith(events));
+  const overhead = recorded / plain;
+  rows.push({
+    name: 'recording overhead (run with --record vs without)',
+    value: overhead,
+    unit: '×',
+    target: '≤ 1.3×',
+    ok: overhead <= 1.3,
+    reference: `${(EVENTS / (plain / 1000) / 1e6).toFixed(2)} M events/s without, ${(EVENTS / (recorded / 1000) / 1e6).toFixed(2)} M with`,
+  });
+
+  log('trace size…');
+  const json = jsonLinesBytes(bytes);
+  rows.push({
+    name: 'trace size vs the same frames as JSON lines',
+    value: bytes.length / json,
+    unit: '×',
+    target: '≤ 0.15×',
+    ok: bytes.length / json <= 0.15,
+    reference: `${(bytes.length / EVENTS).toFixed(2)} bytes/event; JSON lines ${(json / EVENTS).toFixed(1)} bytes/event`,
+  });
+
+  log('decode alone…');
+  const [, decodeMs] = best(3, () => {
+    const trace = readTrace(bytes);
+    let n = 0;
+    for (let c = 0; c < trace.chunks.length; c++) n += trace.chunkFrames(c).length;
+    return n;
+  });
+  log('replay with verification…');
+  const [report, replayMs] = best(3, () => replayAndCheck(readTrace(bytes), defaultRegistry()));
+  if (report.divergence) throw new Error(`bench trace diverged at #${report.divergence.position}`);
+  const replayRate = EVENTS / (replayMs / 1000);
+  rows.push({
+    name: 'replay, outputs and state hashes verified',
+    value: replayRate / 1e6,
+    unit: 'M events/s',
+    target: '≥ 2 M events/s',
+    ok: replayRate >= 2e6,
+    reference: `decode alone ${(EVENTS / (decodeMs / 1000) / 1e6).toFixed(2)} M events/s`,
+  });
+  rows.push({
+    name: 'replay time vs decoding the same file alone',
+    value: replayMs / decodeMs,
+    unit: '×',
+    target: '≤ 5×',
+    ok: replayMs / decodeMs <= 5,
+  });
+
+  log('player: open, random seeks, step back…');
+  const trace = readTrace(bytes);
+  const before = process.memoryUsage().rss;
+  const [player, openMs] = time(() => Player.open(trace, { registry: defaultRegistry() }));
+  const rss = process.memoryUsage().rss;
+  const rand = prng(7);
+  const seekTimes: number[] = [];
+  for (let i = 0; i < SEEKS; i++) {
+    const target = 1 + Math.floor(rand() * EVENTS);
+    seekTimes.push(time(() => player.seek(target))[1]);
+  }
+  const backTimes: number[] = [];
+  for (let i = 0; i < SEEKS / 10; i++) {
+    player.seek(1 + Math.floor(rand() * EVENTS));
+    for (let j = 0; j < 10; j++) backTimes.push(time(() => player.stepBack())[1]);
+  }
+  // The physical reference for a seek: replaying from the start to a random position.
+  const fromStart = time(() => runWithout(events.slice(0, Math.floor(EVENTS / 2))))[1];
+  rows.push({
+    name: 'random seek, p99',
+    value: percentile(seekTimes, 99),
+    unit: 'ms',
+    target: '≤ 20 ms',
+    ok: percentile(seekTimes, 99) <= 20,
+    reference: `p50 ${percentile(seekTimes, 50).toFixed(2)} ms; replay from the start to the middle ${fromStart.toFixed(0)} ms; open ${openMs.toFixed(0)} ms`,
+  });
+  rows.push({
+    name: 'one step back, p99',
+    value: percentile(backTimes, 99),
+    unit: 'ms',
+    target: '≤ 2 ms',
+    ok: percentile(backTimes, 99) <= 2,
+    reference: `p50 ${percentile(backTimes, 50).toFixed(3)} ms`,
+  });
+  rows.push({
+    name: 'resident memory with the 1M trace open in a player',
+    value: rss / 2 ** 20,
+    unit: 'MB',
+    target: '≤ 600 MB',
+    ok: rss / 2 ** 20 <= 600,
+    reference: `${((rss - before) / 2 ** 20).toFixed(0)} MB more than before opening`,
+  });
+
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const date = new Date().toISOString().slice(0, 10);
+  const root = packageRoot();
+  writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify({ date, machine, events: EVENTS, rows }, null, 2)}\n`);
+  const table = [
+    '| benchmark | measured | target | met | reference measured in the same run |',
+    '|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.value.toFixed(r.unit === 'M events/s' || r.unit === '×' ? 3 : 2)} ${r.unit} | ${r.target} | ${r.ok ? 'yes' : '**no**'} | ${r.reference ?? ''} |`,
+    ),
+  ].join('\n');
+  const readmePath = join(root, 'bench', 'README.md');
+  const readme = readFileSync(readmePath, 'utf8');
+  const start = '<!-- results:start -->';
+  const end = '<!-- results:end -->';
+  const body = `${start}\nMeasured ${date} on ${machine}, ${EVENTS.toLocaleString('en')} events (bench/workload.ts, seed 1).\n\n${table}\n${end}`;
+  writeFileSync(readmePath, readme.replace(new RegExp(`${start}[\\s\\S]*${end}`), body));
+  process.stdout.write(`${table}\n`);
+}
+
+main();

@@ -1,0 +1,45 @@
+// A private, mutable machine for bulk execution (design.md "Performance targets": the in-place
+// path). Besides mutating objects in place it writes RAM pages in place once it has copied them,
+// which is safe only while no one else holds those pages; so every way state leaves the working
+// copy (a snapshot, a hash, a `publish`) first forgets which pages it owns.
+
+import { cloneState, freezeState } from './clone.js';
+import type { Effect, EngineEvent, Output } from './events.js';
+import { stateHash } from './hash.js';
+import type { Registry } from './registry.js';
+import { initialState, type MachineState } from './state.js';
+import { stepInPlace } from './step.js';
+
+export class WorkingCopy {
+  private owned = new WeakSet<Uint8Array>();
+  /** The live state. Read it freely; keep nothing from it without `publish()` first. */
+  readonly state: MachineState;
+
+  constructor(
+    readonly registry: Registry,
+    from?: MachineState,
+  ) {
+    this.state = from ? cloneState(from) : initialState();
+  }
+
+  step(event: EngineEvent): { output: Output; effects: Effect[] } {
+    return stepInPlace(this.state, event, this.registry, this.owned);
+  }
+
+  /** From now on every page is shared again: stores copy before writing. */
+  publish(): void {
+    this.owned = new WeakSet();
+  }
+
+  /** A frozen copy of the current state that shares RAM pages with it. */
+  snapshot(): MachineState {
+    this.publish();
+    return freezeState(cloneState(this.state));
+  }
+
+  /** The canonical hash of the current state (page digests are cached, so pages are published). */
+  hash(): string {
+    this.publish();
+    return stateHash(this.state);
+  }
+}
