@@ -2,7 +2,7 @@
 // input errors (exit 2) that name the file.
 
 import { readFileSync } from 'node:fs';
-import { UsageError } from './usage-error.js';
+import { InputError } from './usage-error.js';
 
 export function readInput(path: string): Uint8Array {
   try {
@@ -11,6 +11,6 @@ export function readInput(path: string): Uint8Array {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (code ?? 'unreadable');
-    throw new UsageError(`cannot read ${path}: ${why}`);
+    throw new InputError(`cannot read ${path}: ${why}`);
   }
 }

@@ -2,6 +2,7 @@
 // NO_COLOR (no-color.org), and progress lines on stderr only when stderr is a terminal.
 
 export interface Io {
+  /** A line (or lines) to stdout; buffered, flushed by `flush` and when the buffer is large. */
   out(text: string): void;
   err(text: string): void;
   /** Whether to colour stdout. */
@@ -10,14 +11,29 @@ export interface Io {
   progress(text: string): void;
   /** Clears the progress line, if any. */
   progressDone(): void;
+  /** Writes what `out` buffered. */
+  flush(): void;
 }
 
 export function processIo(): Io {
   const color = Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined;
   const tty = Boolean(process.stderr.isTTY);
   let shown = false;
+  let buffered: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (buffered.length) process.stdout.write(buffered.join(''));
+    buffered = [];
+    size = 0;
+  };
   return {
-    out: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    out(text) {
+      const line = text.endsWith('\n') ? text : `${text}\n`;
+      buffered.push(line);
+      size += line.length;
+      if (size > 1 << 16) flush();
+    },
+    flush,
     err: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
     color,
     progress(text) {

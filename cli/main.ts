@@ -1,7 +1,6 @@
 // The `vgicrr` command: subcommand dispatch, --help and --version everywhere, and the exit
 // status contract: 0 ok, 1 a check failed, 2 usage or input error (70 for an internal error).
 
-import { TraceError } from '../replay/trace-error.js';
 import { ScenarioError } from '../scenario/ast.js';
 import { demoCommand, help as demoHelp } from './commands/demo.js';
 import { dumpCommand, help as dumpHelp } from './commands/dump.js';
@@ -10,7 +9,7 @@ import { quirksCommand, help as quirksHelp } from './commands/quirks.js';
 import { replayCommand, help as replayHelp } from './commands/replay.js';
 import { runCommand, help as runHelp } from './commands/run.js';
 import { type Io, processIo } from './io.js';
-import { UsageError } from './usage-error.js';
+import { InputError, UsageError } from './usage-error.js';
 import { version } from './version.js';
 
 interface Command {
@@ -64,6 +63,14 @@ NO_COLOR disables colour.`;
 }
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } finally {
+    io.flush();
+  }
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
   try {
     if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
@@ -88,12 +95,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return await command.run(rest, io);
   } catch (error) {
     io.progressDone();
+    io.flush();
     if (error instanceof UsageError) {
       io.err(`vgicrr: ${error.message}\nTry 'vgicrr --help'.`);
       return 2;
     }
-    if (error instanceof ScenarioError || error instanceof TraceError) {
+    if (error instanceof ScenarioError) {
       io.err(error.message);
+      return 2;
+    }
+    if (error instanceof InputError) {
+      io.err(`vgicrr: ${error.message}`);
       return 2;
     }
     io.err(
