@@ -22,6 +22,7 @@ export async function cli(...argv: string[]): Promise<CliResult> {
     color: false,
     progress: () => {},
     progressDone: () => {},
+    flush: () => {},
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };
