@@ -11,7 +11,7 @@ import { CORE_REG_PC, CORE_REG_PSTATE, coreRegX } from '../../engine/core.js';
 import type { AccessSize, EngineEvent, VmCreateEvent } from '../../engine/events.js';
 import type { Registry } from '../../engine/registry.js';
 import { PAGE_SIZE, RAM_BASE, RAM_SIZE } from '../../engine/state.js';
-import { cloneState, initialState, stepInPlace } from '../../engine/index.js';
+import { WorkingCopy } from '../../engine/working-copy.js';
 import type { Frame } from '../../replay/frame.js';
 import { defaultRegistry } from '../../replay/machine.js';
 
@@ -20,7 +20,12 @@ const RAM_END = RAM_BASE + RAM_SIZE;
 /** KVM_REG_ARM_CORE base; odd offsets and offsets past pstate are not core registers. */
 const CORE_BASE = 0x6030_0000_0010_0000n;
 /** Some ids no handler serves (KVM_REG_ARM_FW, a timer register, a bogus id): -ENOENT. */
-const UNKNOWN_REGS: readonly bigint[] = [0x6030_0000_0014_0000n, 0x6030_0000_0013_df1an, 0x1234n, CORE_BASE | 1n];
+const UNKNOWN_REGS: readonly bigint[] = [
+  0x6030_0000_0014_0000n,
+  0x6030_0000_0013_df1an,
+  0x1234n,
+  CORE_BASE | 1n,
+];
 /** Hot RAM pages (page numbers relative to RAM_BASE): the first, a few more, and the last. */
 const HOT_PAGES: readonly number[] = [0, 1, 2, 0x10, RAM_SIZE / PAGE_SIZE - 1];
 const MARK_NAMES: readonly string[] = ['start', 'boot', 'irq', 'migrate', 'end'];
@@ -127,18 +132,37 @@ export function eventArb(options: EventArbitraryOptions = {}): fc.Arbitrary<Engi
   const arbs: fc.WeightedArbitrary<EngineEvent>[] = [
     { arbitrary: fc.record({ type: fc.constant('vcpu.create' as const), vcpu }), weight: 6 },
     {
-      arbitrary: fc.record({ type: fc.constant('guest.write' as const), vcpu, addr: addressArb, value: u64Arb, size: sizeArb }),
+      arbitrary: fc.record({
+        type: fc.constant('guest.write' as const),
+        vcpu,
+        addr: addressArb,
+        value: u64Arb,
+        size: sizeArb,
+      }),
       weight: 10,
     },
     {
-      arbitrary: fc.record({ type: fc.constant('guest.read' as const), vcpu, addr: addressArb, size: sizeArb }),
+      arbitrary: fc.record({
+        type: fc.constant('guest.read' as const),
+        vcpu,
+        addr: addressArb,
+        size: sizeArb,
+      }),
       weight: 8,
     },
     {
-      arbitrary: fc.record({ type: fc.constant('mem.write' as const), addr: addressArb, value: u64Arb, size: sizeArb }),
+      arbitrary: fc.record({
+        type: fc.constant('mem.write' as const),
+        addr: addressArb,
+        value: u64Arb,
+        size: sizeArb,
+      }),
       weight: 4,
     },
-    { arbitrary: fc.record({ type: fc.constant('mem.read' as const), addr: addressArb, size: sizeArb }), weight: 3 },
+    {
+      arbitrary: fc.record({ type: fc.constant('mem.read' as const), addr: addressArb, size: sizeArb }),
+      weight: 3,
+    },
     {
       arbitrary: fc.record({
         type: fc.constant('guest.hvc' as const),
@@ -148,7 +172,11 @@ export function eventArb(options: EventArbitraryOptions = {}): fc.Arbitrary<Engi
       weight: 3,
     },
     {
-      arbitrary: fc.record({ type: fc.constant('guest.mrs' as const), vcpu, sysreg: fc.integer({ min: 0, max: 0xffff }) }),
+      arbitrary: fc.record({
+        type: fc.constant('guest.mrs' as const),
+        vcpu,
+        sysreg: fc.integer({ min: 0, max: 0xffff }),
+      }),
       weight: 2,
     },
     {
@@ -161,15 +189,29 @@ export function eventArb(options: EventArbitraryOptions = {}): fc.Arbitrary<Engi
       weight: 2,
     },
     {
-      arbitrary: fc.record({ type: fc.constant('guest.reg' as const), vcpu, reg: fc.integer({ min: 0, max: 32 }) }),
+      arbitrary: fc.record({
+        type: fc.constant('guest.reg' as const),
+        vcpu,
+        reg: fc.integer({ min: 0, max: 32 }),
+      }),
       weight: 2,
     },
     { arbitrary: fc.record({ type: fc.constant('reg.get' as const), vcpu, reg: regIdArb }), weight: 3 },
     {
       arbitrary: fc.oneof(
         fc.record({ type: fc.constant('reg.set' as const), vcpu, reg: regIdArb, value: u64Arb }),
-        fc.record({ type: fc.constant('reg.set' as const), vcpu, reg: fc.constant(CORE_REG_PSTATE), value: pstateArb }),
-        fc.record({ type: fc.constant('reg.set' as const), vcpu, reg: regIdArb, value: fc.constant(U64_MAX + 1n) }),
+        fc.record({
+          type: fc.constant('reg.set' as const),
+          vcpu,
+          reg: fc.constant(CORE_REG_PSTATE),
+          value: pstateArb,
+        }),
+        fc.record({
+          type: fc.constant('reg.set' as const),
+          vcpu,
+          reg: regIdArb,
+          value: fc.constant(U64_MAX + 1n),
+        }),
       ),
       weight: 4,
     },
@@ -177,8 +219,17 @@ export function eventArb(options: EventArbitraryOptions = {}): fc.Arbitrary<Engi
     { arbitrary: fc.record({ type: fc.constant('vcpu.reset' as const), vcpu }), weight: 1 },
     { arbitrary: fc.constant({ type: 'vm.stop' as const }), weight: 2 },
     { arbitrary: fc.constant({ type: 'vm.cont' as const }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant('trace.mark' as const), name: fc.constantFrom(...MARK_NAMES) }), weight: 1 },
-    { arbitrary: fc.record({ type: fc.constant('trace.note' as const), text: fc.string({ maxLength: 8 }) }), weight: 1 },
+    {
+      arbitrary: fc.record({
+        type: fc.constant('trace.mark' as const),
+        name: fc.constantFrom(...MARK_NAMES),
+      }),
+      weight: 1,
+    },
+    {
+      arbitrary: fc.record({ type: fc.constant('trace.note' as const), text: fc.string({ maxLength: 8 }) }),
+      weight: 1,
+    },
     { arbitrary: vmCreateArb(), weight: 1 },
   ];
   if (options.deviceCalls) {
@@ -299,7 +350,8 @@ export function generateEvents(seed: number, count: number): EngineEvent[] {
     else if (r < 650) e = { type: 'mem.read', addr: ramAddr(true), size: size() };
     else if (r < 690) e = { type: 'guest.write', vcpu: vcpu(), addr: mmioAddr(), value: u64(), size: 4 };
     else if (r < 730) e = { type: 'guest.read', vcpu: vcpu(), addr: mmioAddr(), size: 4 };
-    else if (r < 780) e = { type: 'guest.hvc', vcpu: vcpu(), args: [int(4) === 0 ? 0x8000_0000n : u64(), u64()] };
+    else if (r < 780)
+      e = { type: 'guest.hvc', vcpu: vcpu(), args: [int(4) === 0 ? 0x8000_0000n : u64(), u64()] };
     else if (r < 820) e = { type: 'guest.mrs', vcpu: vcpu(), sysreg: 0xc660 + int(16) };
     else if (r < 860) e = { type: 'guest.msr', vcpu: vcpu(), sysreg: 0xc660 + int(16), value: u64() };
     else if (r < 890) e = { type: 'guest.reg', vcpu: vcpu(), reg: int(33) };
@@ -316,12 +368,15 @@ export function generateEvents(seed: number, count: number): EngineEvent[] {
   return events;
 }
 
-/** Runs `events` from `initialState()` with `stepInPlace`, as the recorder does: one frame each. */
-export function recordFrames(events: readonly EngineEvent[], registry: Registry = defaultRegistry()): Frame[] {
-  const working = cloneState(initialState());
+/** Runs `events` from `initialState()` on a `WorkingCopy` (the in-place path), as the recorder does. */
+export function recordFrames(
+  events: readonly EngineEvent[],
+  registry: Registry = defaultRegistry(),
+): Frame[] {
+  const working = new WorkingCopy(registry);
   const frames: Frame[] = [];
   for (const event of events) {
-    const { output, effects } = stepInPlace(working, event, registry);
+    const { output, effects } = working.step(event);
     frames.push({ event, output, effects });
   }
   return frames;
