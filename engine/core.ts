@@ -212,7 +212,7 @@ function setOneReg(vm: VmState, event: EventOf<'reg.set'>, ctx: StepContext): nu
   if (typeof vcpu === 'number') return vcpu;
   const core = coreRegIndex(event.reg);
   if (core !== undefined) {
-    if (event.value > U64) return -EINVAL;
+    if (event.value < 0n || event.value > U64) return -EINVAL;
     if (core === 32 && !validPstate(event.value)) return -EINVAL;
     writeCoreReg(vcpu, core, event.value);
     return 0;

@@ -5,6 +5,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { MachineState } from './state.js';
 
+// Digests are cached per page object: correct because pages are immutable once shared. A
+// WorkingCopy writes pages it owns in place, so hash its state only through WorkingCopy.hash().
 const pageDigests = new WeakMap<Uint8Array, string>();
 
 function pageDigest(page: Uint8Array): string {

@@ -1,12 +1,17 @@
 // Guest RAM: little-endian loads and stores of 1, 2, 4 or 8 bytes at any alignment over sparse
-// 4 KiB pages keyed by page number. Pages are immutable once anyone else may hold them: a store
+// 4 KiB pages. Pages sit in a two-level table, 2 MiB block then page, both numbered from
+// RAM_BASE: small integer keys keep every record V8-fast and every copy immer makes of one small
+// (a flat table keyed by absolute page number made each RAM store copy the whole table). Pages are immutable once anyone else may hold them: a store
 // copies the page and replaces it, so immer drafts, checkpoints and hash caches can share pages.
 // The one exception is a page the in-place path created itself and has not yet published
 // (`owned`): stores write it directly (see engine/working-copy.ts).
 
 import { PAGE_SIZE, RAM_BASE, RAM_SIZE } from './state.js';
 
-export type RamPages = Record<string, Uint8Array>;
+/** Block number → page number in the block → 4 KiB of bytes. */
+export type RamPages = Record<string, Record<string, Uint8Array>>;
+
+export const PAGES_PER_BLOCK = 512;
 
 const RAM_FIRST = BigInt(RAM_BASE);
 const RAM_END = BigInt(RAM_BASE + RAM_SIZE);
@@ -24,10 +29,13 @@ function readWithin(page: Uint8Array, off: number, size: number): bigint {
     case 2:
       return BigInt(page[off]! | (page[off + 1]! << 8));
     case 4:
-      return BigInt((page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0);
+      return BigInt(
+        (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0,
+      );
     default: {
       const lo = (page[off]! | (page[off + 1]! << 8) | (page[off + 2]! << 16) | (page[off + 3]! << 24)) >>> 0;
-      const hi = (page[off + 4]! | (page[off + 5]! << 8) | (page[off + 6]! << 16) | (page[off + 7]! << 24)) >>> 0;
+      const hi =
+        (page[off + 4]! | (page[off + 5]! << 8) | (page[off + 6]! << 16) | (page[off + 7]! << 24)) >>> 0;
       return (BigInt(hi) << 32n) | BigInt(lo);
     }
   }
@@ -48,31 +56,57 @@ function writeWithin(page: Uint8Array, off: number, size: number, value: bigint)
   }
 }
 
+/** The page holding RAM-relative page index `index`, if it was ever written. */
+function pageAt(pages: RamPages, index: number): Uint8Array | undefined {
+  return pages[index >>> 9]?.[index & (PAGES_PER_BLOCK - 1)];
+}
+
+/** Page index (from RAM_BASE) of guest-physical address `a`. */
+function pageIndex(a: number): number {
+  return Math.floor((a - RAM_BASE) / PAGE_SIZE);
+}
+
 export function loadRam(pages: RamPages, addr: bigint, size: number): bigint {
   const a = Number(addr);
   const off = a % PAGE_SIZE;
   if (off + size <= PAGE_SIZE) {
-    const page = pages[String((a - off) / PAGE_SIZE)];
+    const page = pageAt(pages, pageIndex(a));
     return page ? readWithin(page, off, size) : 0n;
   }
   // Crosses into the next page: byte by byte, most significant first.
   let value = 0n;
   for (let i = size - 1; i >= 0; i--) {
     const b = a + i;
-    const page = pages[String(Math.floor(b / PAGE_SIZE))];
+    const page = pageAt(pages, pageIndex(b));
     value = (value << 8n) | BigInt(page ? page[b % PAGE_SIZE]! : 0);
   }
   return value;
 }
 
-/** The page `number`, writable: itself if `owned` holds it, else a fresh copy put in its place. */
-function writablePage(pages: RamPages, number: string, owned: WeakSet<Uint8Array> | undefined): Uint8Array {
-  const old = pages[number];
+/** Page `index`, writable: itself if `owned` holds it, else a fresh copy put in its place. */
+function writablePage(pages: RamPages, index: number, owned: WeakSet<Uint8Array> | undefined): Uint8Array {
+  const blockKey = index >>> 9;
+  const pageKey = index & (PAGES_PER_BLOCK - 1);
+  const block = pages[blockKey] ?? (pages[blockKey] = {});
+  const old = block[pageKey];
   if (old && owned?.has(old)) return old;
   const copy = old ? old.slice() : new Uint8Array(PAGE_SIZE);
-  pages[number] = copy;
+  block[pageKey] = copy;
   owned?.add(copy);
   return copy;
+}
+
+/** Every page written so far with its guest-physical address, in address order. */
+export function ramPages(pages: RamPages): { addr: number; bytes: Uint8Array }[] {
+  const out: { addr: number; bytes: Uint8Array }[] = [];
+  for (const blockKey of Object.keys(pages)) {
+    const block = pages[blockKey]!;
+    for (const pageKey of Object.keys(block)) {
+      const index = Number(blockKey) * PAGES_PER_BLOCK + Number(pageKey);
+      out.push({ addr: RAM_BASE + index * PAGE_SIZE, bytes: block[pageKey]! });
+    }
+  }
+  return out;
 }
 
 export function storeRam(
@@ -85,25 +119,30 @@ export function storeRam(
   const a = Number(addr);
   const off = a % PAGE_SIZE;
   if (off + size <= PAGE_SIZE) {
-    writeWithin(writablePage(pages, String((a - off) / PAGE_SIZE), owned), off, size, value);
+    writeWithin(writablePage(pages, pageIndex(a), owned), off, size, value);
     return;
   }
   let v = value;
   for (let i = 0; i < size; i++) {
     const b = a + i;
-    writablePage(pages, String(Math.floor(b / PAGE_SIZE)), owned)[b % PAGE_SIZE] = Number(v & 0xffn);
+    writablePage(pages, pageIndex(b), owned)[b % PAGE_SIZE] = Number(v & 0xffn);
     v >>= 8n;
   }
 }
 
 /** Copies `bytes` into RAM at `addr` (a block store, as a VMM's RAM transfer does). */
-export function storeRamBytes(pages: RamPages, addr: number, bytes: Uint8Array, owned?: WeakSet<Uint8Array>): void {
+export function storeRamBytes(
+  pages: RamPages,
+  addr: number,
+  bytes: Uint8Array,
+  owned?: WeakSet<Uint8Array>,
+): void {
   let done = 0;
   while (done < bytes.length) {
     const at = addr + done;
     const offset = at % PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - offset, bytes.length - done);
-    writablePage(pages, String((at - offset) / PAGE_SIZE), owned).set(bytes.subarray(done, done + n), offset);
+    writablePage(pages, pageIndex(at), owned).set(bytes.subarray(done, done + n), offset);
     done += n;
   }
 }

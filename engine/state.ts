@@ -51,8 +51,11 @@ export interface VmState {
   dead: boolean;
   /** vCPUs in creation order (KVM's vcpu_idx). */
   vcpus: VcpuState[];
-  /** Guest RAM: 4 KiB pages by page number, each an immutable byte array replaced on store. */
-  ram: Record<string, Uint8Array>;
+  /**
+   * Guest RAM: 2 MiB block, then 4 KiB page in the block (both numbered from RAM_BASE), each page
+   * an immutable byte array replaced on store (engine/ram.ts).
+   */
+  ram: Record<string, Record<string, Uint8Array>>;
   mmio: MmioRegion[];
   devices: VmDevices;
 }

@@ -6,7 +6,7 @@
 // - Primitives compare by value (bigints included). Arrays compare index by index, objects key
 //   by key (keys in `compareSegments` order, so the output is sorted by path).
 // - RAM pages (byte arrays) are compared bytewise and reported per differing 8-byte word:
-//   path `…ram[PAGE][OFFSET]`, before/after the little-endian u64 at OFFSET. A word is the
+//   path `…ram[BLOCK][PAGE][OFFSET]`, before/after the little-endian u64 at OFFSET. A word is the
 //   unit guests and VMMs store at most at once, which keeps a one-store event to one entry.
 // - Where the two sides are of different kinds (a page, vCPU or key that exists on one side
 //   only; null versus an object) the entry is that node itself, `opaque`, with the whole

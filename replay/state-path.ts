@@ -4,18 +4,19 @@
 //   vms[0].vcpus[1].x[3]            array indexes and integer-like keys in brackets
 //   vms[0].devices.gic.ctlr         identifier keys after a dot
 //   vms[0].devices["odd key"]       any other key as a JSON string in brackets
-//   vms[0].ram[262144][24]          a guest RAM word: page number, then byte offset in the page
+//   vms[0].ram[0][3][24]            a guest RAM word: 2 MiB block, page in it, byte offset
 //
 // Integer-like keys are numbers in parsed paths, whether they index an array or a record
-// (`ram` pages are keyed "262144"; JS treats both the same), so `ram[262144]` and
-// `ram["262144"]` are one path. Parsing also accepts hexadecimal indexes (`ram[0x40000]`);
+// (`ram` blocks and pages are keyed "3"; JS treats both the same), so `ram[3]` and
+// `ram["3"]` are one path. Parsing also accepts hexadecimal indexes (`ram[0x1f]`);
 // formatting always prints decimal, so a formatted path is canonical and comparable as a string.
 //
 // Below a byte array (a RAM page) a segment is a byte offset that must be a multiple of 8: the
 // value there is the little-endian u64 at that offset. The diff and the change index work at
 // that granularity, so "when did this word change" has an exact answer.
 
-import { PAGE_SIZE } from '../engine/state.js';
+import { PAGES_PER_BLOCK } from '../engine/ram.js';
+import { PAGE_SIZE, RAM_BASE } from '../engine/state.js';
 
 /** One step of a path: an array index / integer-like key, or a property name. */
 export type PathSegment = string | number;
@@ -183,16 +184,16 @@ export function isPathPrefix(prefix: readonly PathSegment[], path: readonly Path
 }
 
 /**
- * The guest-physical address a RAM path names: `vms[i].ram[PAGE]` gives the page's first
- * byte, `vms[i].ram[PAGE][OFFSET]` that word's. Undefined for any other path.
+ * The guest-physical address a RAM path names (engine/ram.ts: block, page, byte offset, all
+ * from RAM_BASE): `vms[i].ram[B]` the block's first byte, `vms[i].ram[B][P]` the page's,
+ * `vms[i].ram[B][P][OFFSET]` that word's. Undefined for any other path.
  */
 export function ramAddress(path: string | readonly PathSegment[]): bigint | undefined {
   const s = toSegments(path);
-  if (s.length < 4 || s.length > 5 || s[0] !== 'vms' || typeof s[1] !== 'number' || s[2] !== 'ram')
+  if (s.length < 4 || s.length > 6 || s[0] !== 'vms' || typeof s[1] !== 'number' || s[2] !== 'ram')
     return undefined;
-  const page = s[3];
-  const offset = s.length === 5 ? s[4] : 0;
-  if (typeof page !== 'number' || typeof offset !== 'number' || offset < 0 || offset >= PAGE_SIZE)
-    return undefined;
-  return BigInt(page) * BigInt(PAGE_SIZE) + BigInt(offset);
+  const [block, page = 0, offset = 0] = s.slice(3);
+  if (typeof block !== 'number' || typeof page !== 'number' || typeof offset !== 'number') return undefined;
+  if (page < 0 || page >= PAGES_PER_BLOCK || offset < 0 || offset >= PAGE_SIZE) return undefined;
+  return BigInt(RAM_BASE) + BigInt(block * PAGES_PER_BLOCK + page) * BigInt(PAGE_SIZE) + BigInt(offset);
 }

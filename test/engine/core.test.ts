@@ -19,6 +19,7 @@ import {
 } from '../../engine/errno.js';
 import type { AccessSize, Effect, EngineEvent, Output } from '../../engine/events.js';
 import { stateHash } from '../../engine/hash.js';
+import { ramPages } from '../../engine/ram.js';
 import { emptyRegistry, type Registry } from '../../engine/registry.js';
 import {
   initialState,
@@ -105,7 +106,7 @@ describe('guest RAM', () => {
     const expected = [0n, ...Array.from({ length: size }, (_, i) => (PATTERN >> BigInt(8 * i)) & 0xffn), 0n];
     expect(bytes).toEqual(expected);
     // The pages written are the ones the access spans.
-    const pages = Object.keys(run.state.vms[0]!.ram).map(Number);
+    const pages = ramPages(run.state.vms[0]!.ram).map((p) => p.addr / PAGE_SIZE);
     const firstPage = Math.floor(addr / PAGE_SIZE);
     const lastPage = Math.floor((addr + size - 1) / PAGE_SIZE);
     expect(pages).toEqual(firstPage === lastPage ? [firstPage] : [firstPage, lastPage]);
@@ -119,12 +120,12 @@ describe('guest RAM', () => {
 
   it('a store truncates the value to its size and replaces the page', () => {
     const run = play([write(RAM_BASE, U64_MAX, 8)], booted());
-    const page = run.state.vms[0]!.ram[String(RAM_BASE / PAGE_SIZE)]!;
+    const page = run.state.vms[0]!.ram[0]![0]!;
     const next = play([write(RAM_BASE + 2, 0n, 2), read(RAM_BASE, 8)], run);
     expect(last(next)).toEqual({ value: 0xffff_ffff_0000_ffffn });
     // The earlier page is untouched (pages are immutable; stores copy them).
     expect(page[2]).toBe(0xff);
-    expect(next.state.vms[0]!.ram[String(RAM_BASE / PAGE_SIZE)]).not.toBe(page);
+    expect(next.state.vms[0]!.ram[0]![0]).not.toBe(page);
   });
 
   it('accesses at the last bytes of RAM stay in RAM; past the end they exit', () => {

@@ -87,8 +87,11 @@ describe('state paths', () => {
   });
 
   it('names guest-physical addresses of RAM paths', () => {
-    expect(ramAddress('vms[0].ram[262144]')).toBe(0x4000_0000n);
-    expect(ramAddress('vms[1].ram[262144][24]')).toBe(0x4000_0018n);
+    expect(ramAddress('vms[0].ram[0]')).toBe(0x4000_0000n);
+    expect(ramAddress('vms[0].ram[0][0]')).toBe(0x4000_0000n);
+    expect(ramAddress('vms[1].ram[0][0][24]')).toBe(0x4000_0018n);
+    expect(ramAddress('vms[0].ram[1][2][8]')).toBe(0x4000_0000n + (512n + 2n) * 4096n + 8n);
+    expect(ramAddress('vms[0].ram[0][512]')).toBeUndefined();
     expect(ramAddress('vms[0].vcpus[0]')).toBeUndefined();
   });
 });
