@@ -4,18 +4,18 @@
 // (decoding the same file alone for replay; replaying from the start for seek; JSON lines for
 // size). Writes bench/results.json and the table in bench/README.md.
 
-import { cpus, totalmem } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { packageRoot } from '../cli/version.js';
 import type { EngineEvent } from '../engine/events.js';
 import { WorkingCopy } from '../engine/working-copy.js';
-import { hex } from '../replay/statement-text.js';
 import { defaultRegistry } from '../replay/machine.js';
 import { Player } from '../replay/player.js';
 import { createRecorder, memorySink } from '../replay/recorder.js';
 import { replayAndCheck } from '../replay/replay-check.js';
+import { hex } from '../replay/statement-text.js';
 import { readTrace } from '../replay/trace-reader.js';
-import { packageRoot } from '../cli/version.js';
 import { prng, workload } from './workload.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -63,7 +63,13 @@ function runWithout(events: readonly EngineEvent[]): number {
 function runWith(events: readonly EngineEvent[]): Uint8Array {
   const machine = new WorkingCopy(defaultRegistry());
   const sink = memorySink();
-  const recorder = createRecorder(sink, { producer: 'vgicrr bench', board: null, host: 'gicv3', quirks: [], seed: 1 });
+  const recorder = createRecorder(sink, {
+    producer: 'vgicrr bench',
+    board: null,
+    host: 'gicv3',
+    quirks: [],
+    seed: 1,
+  });
   for (const event of events) {
     const { output, effects } = machine.step(event);
     recorder.onFrame({ event, output, effects }, machine);
@@ -183,7 +189,10 @@ function main(): void {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const date = new Date().toISOString().slice(0, 10);
   const root = packageRoot();
-  writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify({ date, machine, events: EVENTS, rows }, null, 2)}\n`);
+  writeFileSync(
+    join(root, 'bench', 'results.json'),
+    `${JSON.stringify({ date, machine, events: EVENTS, rows }, null, 2)}\n`,
+  );
   const table = [
     '| benchmark | measured | target | met | reference measured in the same run |',
     '|---|---|---|---|---|',

@@ -87,7 +87,11 @@ export function loadRam(pages: RamPages, addr: bigint, size: number): bigint {
 function writablePage(pages: RamPages, index: number, owned: WeakSet<Uint8Array> | undefined): Uint8Array {
   const blockKey = index >>> 9;
   const pageKey = index & (PAGES_PER_BLOCK - 1);
-  const block = pages[blockKey] ?? (pages[blockKey] = {});
+  let block = pages[blockKey];
+  if (!block) {
+    block = {};
+    pages[blockKey] = block;
+  }
   const old = block[pageKey];
   if (old && owned?.has(old)) return old;
   const copy = old ? old.slice() : new Uint8Array(PAGE_SIZE);
