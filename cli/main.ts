@@ -1,6 +1,7 @@
 // The `vgicrr` command: subcommand dispatch, --help and --version everywhere, and the exit
 // status contract: 0 ok, 1 a check failed, 2 usage or input error (70 for an internal error).
 
+import { TraceError } from '../replay/trace-error.js';
 import { ScenarioError } from '../scenario/ast.js';
 import { demoCommand, help as demoHelp } from './commands/demo.js';
 import { dumpCommand, help as dumpHelp } from './commands/dump.js';
@@ -104,7 +105,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       io.err(error.message);
       return 2;
     }
-    if (error instanceof InputError) {
+    if (error instanceof InputError || error instanceof TraceError) {
       io.err(`vgicrr: ${error.message}`);
       return 2;
     }

@@ -5,7 +5,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { WorkingCopy } from '../engine/working-copy.js';
 import type { Frame } from './frame.js';
-import { type TraceHeaderInput, TraceWriter } from './trace-writer.js';
+import { type TraceHeaderInput, TraceWriter, type TraceWriterOptions } from './trace-writer.js';
 
 export interface Recorder {
   onFrame(frame: Frame, machine: WorkingCopy): void;
@@ -18,8 +18,12 @@ export interface ByteSink {
   write(bytes: Uint8Array): void;
 }
 
-export function createRecorder(sink: ByteSink, header: TraceHeaderInput): Recorder {
-  const writer = new TraceWriter(sink, header);
+export function createRecorder(
+  sink: ByteSink,
+  header: TraceHeaderInput,
+  options?: TraceWriterOptions,
+): Recorder {
+  const writer = new TraceWriter(sink, header, options);
   let latest: WorkingCopy | undefined;
   let events = 0;
   writer.setChunkHash(() => latest?.hash() ?? '');

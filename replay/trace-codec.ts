@@ -62,10 +62,11 @@ function putB2048(v: unknown, out: unknown[], what: string): void {
   putB64(v, out, what);
 }
 
-function putList(max: number): Put {
+/** A list of exactly `count` b64 values (hvc x0–x5, x0–x3 of its output). */
+function putList(count: number): Put {
   return (v, out, what) => {
-    if (!Array.isArray(v) || v.length > max)
-      throw new BadRecord(`${what}: expected an array of at most ${max} bigints`);
+    if (!Array.isArray(v) || v.length !== count)
+      throw new BadRecord(`${what}: expected an array of ${count} bigints`);
     out.push(v.length);
     for (const item of v) putB64(item, out, what);
   };
@@ -294,12 +295,10 @@ const getB2048: Get = (what) => {
   return b64From(v, what);
 };
 
-function getList(max: number): Get {
+function getList(count: number): Get {
   return (what) => {
     const n = src[at++];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) {
-      fail(what, `expected a list length 0..${max}`, n);
-    }
+    if (n !== count) fail(what, `expected a list length of ${count}`, n);
     const list: bigint[] = new Array(n);
     for (let k = 0; k < n; k++) list[k] = b64From(src[at++], what);
     return list;

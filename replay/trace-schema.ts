@@ -145,8 +145,8 @@ export const FIELD_KINDS = {
   b64: 'bigint -2^63..2^64-1: int32/uint32 values as the smallest msgpack int, others as int64/uint64',
   'b64?': 'nil, or b64',
   b2048: 'b64, or a bigint 2^64..2^2048-1 as bin: big-endian, 9..256 bytes, no leading zero byte',
-  'b64-list6': 'uint count 0..6, then count b64 values',
-  'b64-list4': 'uint count 0..4, then count b64 values',
+  'b64-list6': 'uint count 6, then 6 b64 values',
+  'b64-list4': 'uint count 4, then 4 b64 values',
 } as const;
 
 export type FieldKind = keyof typeof FIELD_KINDS;

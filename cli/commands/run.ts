@@ -70,6 +70,8 @@ export function runCommand(argv: string[], io: Io): number {
     sink?.close();
   }
   const ok = result.failures.length === 0;
+  for (const w of result.warnings)
+    io.err(paint(io, 'yellow', `${w.loc.file}:${w.loc.line}:${w.loc.col}: warning: ${w.message}`));
   if (values.json) {
     io.out(
       JSON.stringify({
@@ -85,6 +87,7 @@ export function runCommand(argv: string[], io: Io): number {
           got: f.got,
           message: f.message,
         })),
+        warnings: result.warnings.map((w) => ({ line: w.loc.line, col: w.loc.col, message: w.message })),
         trace: out ?? null,
       }),
     );

@@ -167,7 +167,7 @@ export function eventArb(options: EventArbitraryOptions = {}): fc.Arbitrary<Engi
       arbitrary: fc.record({
         type: fc.constant('guest.hvc' as const),
         vcpu,
-        args: fc.array(fc.oneof(u64Arb, fc.constant(SMCCC_VERSION)), { maxLength: 6 }),
+        args: fc.array(fc.oneof(u64Arb, fc.constant(SMCCC_VERSION)), { minLength: 6, maxLength: 6 }),
       }),
       weight: 3,
     },
@@ -351,7 +351,11 @@ export function generateEvents(seed: number, count: number): EngineEvent[] {
     else if (r < 690) e = { type: 'guest.write', vcpu: vcpu(), addr: mmioAddr(), value: u64(), size: 4 };
     else if (r < 730) e = { type: 'guest.read', vcpu: vcpu(), addr: mmioAddr(), size: 4 };
     else if (r < 780)
-      e = { type: 'guest.hvc', vcpu: vcpu(), args: [int(4) === 0 ? 0x8000_0000n : u64(), u64()] };
+      e = {
+        type: 'guest.hvc',
+        vcpu: vcpu(),
+        args: [int(4) === 0 ? 0x8000_0000n : u64(), u64(), 0n, 0n, 0n, 0n],
+      };
     else if (r < 820) e = { type: 'guest.mrs', vcpu: vcpu(), sysreg: 0xc660 + int(16) };
     else if (r < 860) e = { type: 'guest.msr', vcpu: vcpu(), sysreg: 0xc660 + int(16), value: u64() };
     else if (r < 890) e = { type: 'guest.reg', vcpu: vcpu(), reg: int(33) };

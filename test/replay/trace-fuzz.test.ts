@@ -160,9 +160,11 @@ const KIND_VALUES: Record<string, fc.Arbitrary<unknown[]>> = {
     )
     .map((v) => [v]),
   'b64-list6': fc
-    .array(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { maxLength: 6 })
+    .array(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { minLength: 6, maxLength: 6 })
     .map((l) => [l.length, ...l]),
-  'b64-list4': fc.array(fc.bigInt(0n, (1n << 64n) - 1n), { maxLength: 4 }).map((l) => [l.length, ...l]),
+  'b64-list4': fc
+    .array(fc.bigInt(0n, (1n << 64n) - 1n), { minLength: 4, maxLength: 4 })
+    .map((l) => [l.length, ...l]),
 };
 
 const maybeHostile = (arb: fc.Arbitrary<unknown[]>): fc.Arbitrary<unknown[]> =>
