@@ -172,6 +172,13 @@ export const ATTR_GROUPS: Readonly<Record<string, number>> = {
   LEVEL_INFO: 7,
   ITS_REGS: 8,
 };
+/** Groups whose attr carries a vCPU's MPIDR in bits 63:32 (vgic-v3.md §4.1). */
+export const MPIDR_ATTR_GROUPS: readonly number[] = [
+  ATTR_GROUPS.DIST_REGS!,
+  ATTR_GROUPS.REDIST_REGS!,
+  ATTR_GROUPS.CPU_SYSREGS!,
+  ATTR_GROUPS.LEVEL_INFO!,
+];
 export const ADDR_ATTRS: Readonly<Record<string, number>> = {
   V3_DIST: 2,
   V3_REDIST: 3,

@@ -6,6 +6,7 @@ import {
   ADDR_ATTRS,
   ATTR_GROUPS,
   CTRL_ATTRS,
+  MPIDR_ATTR_GROUPS,
   nameOf,
   type RegisterSpace,
   registerAt,
@@ -21,14 +22,6 @@ export function hex(value: bigint | number): string {
   return v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
 }
 
-/** Device-attr groups whose attr carries an MPIDR in bits 63:32 (vgic-v3.md §4.1). */
-const MPIDR_GROUPS = new Set([
-  ATTR_GROUPS.DIST_REGS,
-  ATTR_GROUPS.REDIST_REGS,
-  ATTR_GROUPS.CPU_SYSREGS,
-  ATTR_GROUPS.LEVEL_INFO,
-]);
-
 const REG_SPACE_OF_GROUP: Record<number, RegisterSpace> = {
   [ATTR_GROUPS.DIST_REGS!]: 'gicd',
   [ATTR_GROUPS.REDIST_REGS!]: 'gicr',
@@ -38,7 +31,7 @@ const REG_SPACE_OF_GROUP: Record<number, RegisterSpace> = {
 
 /** `GROUP ATTR` and the ` mpidr=M` option (empty when zero) of a device-attr statement. */
 function attrParts(group: number, attr: bigint): { head: string; mpidr: string } {
-  const hasMpidr = MPIDR_GROUPS.has(group);
+  const hasMpidr = MPIDR_ATTR_GROUPS.includes(group);
   const low = hasMpidr ? attr & 0xffff_ffffn : attr;
   const mpidr = hasMpidr ? attr >> 32n : 0n;
   let name: string | undefined;

@@ -4,7 +4,7 @@
 // redistributor the VMM placed, `vcpu=K` to vCPU K's MPIDR, and `migrate` reads the source to
 // write the destination. The trace holds only the primitive events.
 
-import { ADDR_ATTRS, ATTR_GROUPS, CTRL_ATTRS, registerByName } from '../devices/names.js';
+import { ADDR_ATTRS, ATTR_GROUPS, CTRL_ATTRS, MPIDR_ATTR_GROUPS, registerByName } from '../devices/names.js';
 import type { Effect, EngineEvent, Output } from '../engine/events.js';
 import type { FrameKind, Registry } from '../engine/registry.js';
 import { currentVm, type MachineState, type VcpuState, type VmState, vcpuById } from '../engine/state.js';
@@ -225,14 +225,6 @@ function requireVm(ctx: ExpandContext): VmState {
   return vm;
 }
 
-/** Device-attr groups whose attr carries the MPIDR of a vCPU in bits 63:32. */
-const MPIDR_GROUPS = new Set([
-  ATTR_GROUPS.DIST_REGS,
-  ATTR_GROUPS.REDIST_REGS,
-  ATTR_GROUPS.CPU_SYSREGS,
-  ATTR_GROUPS.LEVEL_INFO,
-]);
-
 function fullAttr(
   group: number,
   attr: AttrOperand,
@@ -249,7 +241,9 @@ function fullAttr(
     mpidr = BigInt(vcpu.affinity >>> 0);
   }
   // Groups without an MPIDR field get the bits anyway: KVM decides what they mean.
-  return MPIDR_GROUPS.has(group) ? (mpidr << 32n) | (attr.value & 0xffff_ffffn) : (mpidr << 32n) | attr.value;
+  return MPIDR_ATTR_GROUPS.includes(group)
+    ? (mpidr << 32n) | (attr.value & 0xffff_ffffn)
+    : (mpidr << 32n) | attr.value;
 }
 
 /** The absolute address of a guest MMIO operand; GICR_ names use the accessing (or `@K`) vCPU. */

@@ -7,6 +7,7 @@
 // statements on missing vCPUs are all generated on purpose, since their errors are state too.
 
 import fc from 'fast-check';
+import { prng } from '../../bench/workload.js';
 import { CORE_REG_PC, CORE_REG_PSTATE, coreRegX } from '../../engine/core.js';
 import type { AccessSize, EngineEvent, VmCreateEvent } from '../../engine/events.js';
 import type { Registry } from '../../engine/registry.js';
@@ -302,17 +303,8 @@ export function eventsArb(options: EventArbitraryOptions = {}): fc.Arbitrary<Eng
     .map(([vm, rest]) => [vm, ...rest]);
 }
 
-/** mulberry32: a small seeded PRNG (no Math.random anywhere in tests or benchmarks). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the benchmarks (no Math.random anywhere in tests or benchmarks). */
+export const seededRandom = prng;
 
 /**
  * `count` events from `seed`: `vm.create`, four vCPUs, then a guest-heavy mix over a 1 MiB
