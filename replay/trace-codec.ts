@@ -1,9 +1,15 @@
-// Trace format v1, the frame codec: frames ↔ the msgpack tuples of a chunk payload (one array
-// per frame), driven by the schema in trace-schema.ts (FRAME_LAYOUT); encoders and decoders are
-// compiled per event type from the schema table. Encoding checks every field against the same
-// rules decoding enforces, so the writer never produces a record the reader would reject.
-// Decoding treats its input as untrusted: every value is type- and range-checked, objects are
-// built with known keys only, and any problem is a TraceError INVALID_RECORD naming the chunk
+// Trace format v1, the frame codec's reference half: frames ↔ the msgpack tuples of a chunk payload
+// (one array per frame), driven by the schema in trace-schema.ts (FRAME_LAYOUT), with msgpackr
+// doing the bytes. This is the definition of the payload: trace-payload.ts encodes and decodes
+// the same bytes directly (without tuples, many times faster), is tested against this file byte
+// for byte and value for value, and falls back to `decodeTuples` for any chunk its fast reader
+// does not take (anything but the forms the writer produces, and every invalid record), so the
+// errors, and what is accepted, are defined here.
+//
+// Encoders and decoders are compiled per event type from the schema. Encoding checks every field
+// against the same rules decoding enforces, so the writer never produces a record the reader would
+// reject. Decoding treats its input as untrusted: every value is type- and range-checked, objects
+// are built with known keys only, and any problem is a TraceError INVALID_RECORD naming the chunk
 // offset and the event position.
 
 import type { Effect, EffectValue, EngineEvent, Output } from '../engine/events.js';
@@ -20,14 +26,23 @@ import {
   OUTPUT_SCHEMA,
 } from './trace-schema.js';
 
-const MIN_B64 = -(1n << 63n);
-const MAX_U64 = (1n << 64n) - 1n;
-const MAX_B2048 = (1n << 2048n) - 1n;
+export const MIN_B64 = -(1n << 63n);
+export const MAX_U64 = (1n << 64n) - 1n;
+export const MAX_B2048 = (1n << 2048n) - 1n;
 
 /** A record problem before it is placed (chunk offset, position) by the caller. */
-class BadRecord extends Error {}
+export class BadRecord extends Error {}
 
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(EFFECT_SCHEMA.forbiddenKeys);
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(EFFECT_SCHEMA.forbiddenKeys);
+
+/** The values of the enumerated field kinds (FIELD_KINDS), in the order the messages list them. */
+export const ENUM_VALUES = {
+  bool: [false, true],
+  size: [1, 2, 4, 8],
+  host: ['gicv3', 'gicv4.1'],
+  dev: ['gic', 'its'],
+  'irq-kind': ['spi', 'ppi'],
+} as const satisfies Partial<Record<FieldKind, readonly unknown[]>>;
 
 // ---- encoding --------------------------------------------------------------------------------
 
@@ -94,11 +109,11 @@ const PUT: Record<FieldKind, Put> = {
   u16: putInt(0, 0xffff),
   u32: putInt(0, 0xffff_ffff),
   i32: putInt(-0x8000_0000, 0x7fff_ffff),
-  bool: putOneOf([false, true]),
-  size: putOneOf([1, 2, 4, 8]),
-  host: putOneOf(['gicv3', 'gicv4.1']),
-  dev: putOneOf(['gic', 'its']),
-  'irq-kind': putOneOf(['spi', 'ppi']),
+  bool: putOneOf(ENUM_VALUES.bool),
+  size: putOneOf(ENUM_VALUES.size),
+  host: putOneOf(ENUM_VALUES.host),
+  dev: putOneOf(ENUM_VALUES.dev),
+  'irq-kind': putOneOf(ENUM_VALUES['irq-kind']),
   str: (v, out, what) => {
     if (typeof v !== 'string' || v.length > LIMITS.string) {
       throw new BadRecord(`${what}: expected a string of at most ${LIMITS.string} characters`);
@@ -196,7 +211,8 @@ const OUTPUT_PUTS = OUTPUT_SCHEMA.map(([bit, name, kind]) => ({
 
 /**
  * The tuple of `frame` (FRAME_LAYOUT); throws TraceError INVALID_RECORD (at `offset`, naming
- * `position`) if the frame does not fit the schema.
+ * `position`) if the frame does not fit the schema. The reference for trace-payload.ts
+ * `PayloadEncoder`, which writes `packTuples` of these tuples without building them.
  */
 export function encodeFrame(frame: Frame, position: number, offset: number): unknown[] {
   const out: unknown[] = [];
@@ -318,11 +334,11 @@ const GET: Record<FieldKind, Get> = {
   u16: getInt(0, 0xffff),
   u32: getInt(0, 0xffff_ffff),
   i32: getInt(-0x8000_0000, 0x7fff_ffff),
-  bool: getOneOf([false, true]),
-  size: getOneOf([1, 2, 4, 8]),
-  host: getOneOf(['gicv3', 'gicv4.1']),
-  dev: getOneOf(['gic', 'its']),
-  'irq-kind': getOneOf(['spi', 'ppi']),
+  bool: getOneOf(ENUM_VALUES.bool),
+  size: getOneOf(ENUM_VALUES.size),
+  host: getOneOf(ENUM_VALUES.host),
+  dev: getOneOf(ENUM_VALUES.dev),
+  'irq-kind': getOneOf(ENUM_VALUES['irq-kind']),
   str: getString(LIMITS.string),
   'kernel-quirks': (what) => {
     const v = src[at++];
@@ -478,10 +494,11 @@ function decodeTuple(tuple: unknown): Frame {
 }
 
 /**
- * The frames of one chunk from its inflated payload (`count` tuples). Validates every record;
- * throws TraceError INVALID_RECORD at `offset` (the chunk) naming the event position.
+ * The frames of one chunk from its inflated payload (`count` tuples), unpacked by msgpackr.
+ * Validates every record; throws TraceError INVALID_RECORD at `offset` (the chunk) naming the
+ * event position. The reference for, and the fallback of, trace-payload.ts `decodeFrames`.
  */
-export function decodeFrames(payload: Uint8Array, count: number, first: number, offset: number): Frame[] {
+export function decodeTuples(payload: Uint8Array, count: number, first: number, offset: number): Frame[] {
   const frames: Frame[] = [];
   try {
     newUnpackr().unpackMultiple(payload, (tuple: unknown) => {
@@ -510,7 +527,7 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function show(v: unknown): string {
+export function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'bigint') return `${v}n`;
   if (v instanceof Uint8Array) return `${v.length} bytes`;

@@ -7,8 +7,8 @@
 
 import { crc32, inflateRawSync } from 'node:zlib';
 import type { Frame, FrameSource } from './frame.js';
-import { decodeFrames } from './trace-codec.js';
 import { TraceError, type TraceIssue } from './trace-error.js';
+import { decodeFrames } from './trace-payload.js';
 import {
   CHUNK_TAG,
   checkHeaderBody,
@@ -672,10 +672,17 @@ class TraceImpl implements LoadedTrace {
   }
 }
 
+const INFLATE_CHUNK_MAX = 4 << 20;
+
 function decodeChunk(chunk: ChunkData): Frame[] {
   let raw: Uint8Array;
   try {
-    raw = inflateRawSync(chunk.payload, { maxOutputLength: Math.max(1, chunk.rawLength) });
+    // One output buffer of the announced size (capped: the length is not yet proven) saves zlib's
+    // 16 KiB pieces and their concatenation.
+    raw = inflateRawSync(chunk.payload, {
+      maxOutputLength: Math.max(1, chunk.rawLength),
+      chunkSize: Math.max(64, Math.min(chunk.rawLength + 1, INFLATE_CHUNK_MAX)),
+    });
   } catch (e) {
     throw new TraceError(
       'CORRUPT',

@@ -1,13 +1,14 @@
 // Trace format v1, the writer (traces/FORMAT.md): a streaming, crash-safe encoder. The header is
-// written at construction; each chunk is encoded with a fresh packer, deflated, framed and
+// written at construction; each chunk's frames are encoded as they come (trace-payload.ts: the
+// bytes a fresh msgpackr packer would give, into one reused buffer), deflated, framed and
 // written whole by one `sink.write` when it fills, so a process killed mid-record leaves a file
 // whose complete chunks all read back; `finish` writes the last chunk, the index and the
 // trailer. Output depends only on the header and the frames (no clocks, no host order).
 
 import { crc32, deflateRawSync } from 'node:zlib';
 import type { Frame } from './frame.js';
-import { encodeFrame, packTuples } from './trace-codec.js';
 import { TraceError } from './trace-error.js';
+import { PayloadEncoder } from './trace-payload.js';
 import {
   CHUNK_TAG,
   DEFAULT_CHUNK_EVENTS,
@@ -51,8 +52,8 @@ export class TraceWriter {
   private readonly sink: TraceSink;
   private readonly chunkEvents: number;
   private chunkHash: (() => string) | undefined;
-  /** Frame tuples of the chunk being filled (trace-codec.ts). */
-  private tuples: unknown[][] = [];
+  /** The payload of the chunk being filled (trace-payload.ts). */
+  private readonly payload = new PayloadEncoder();
   private events = 0;
   private offset = 0;
   private finished = false;
@@ -118,16 +119,17 @@ export class TraceWriter {
     const position = this.events + 1;
     if (position > LIMITS.events)
       throw new TraceError('INVALID_RECORD', this.offset, 'trace exceeds 2^32-1 events');
-    this.tuples.push(encodeFrame(frame, position, this.offset));
+    this.payload.append(frame, position, this.offset);
     this.events = position;
     if (frame.event.type === 'trace.mark') this.marks.push([frame.event.name, position]);
-    if (this.tuples.length >= this.chunkEvents) this.flushChunk();
+    if (this.payload.frames >= this.chunkEvents) this.flushChunk();
   }
 
   /** Writes the last (partial) chunk, the index and the trailer. The writer is done after. */
   finish(): void {
     if (this.finished) throw new Error('TraceWriter.finish called twice');
-    if (this.tuples.length > 0) this.flushChunk();
+    if (this.payload.frames > 0) this.flushChunk();
+    this.payload.release();
     this.finished = true;
     const body = packCopy({ events: this.events, chunks: this.chunks, marks: this.marks });
     const index = new Uint8Array(LAYOUT.indexFrameBytes + body.length + 4);
@@ -153,7 +155,7 @@ export class TraceWriter {
   }
 
   private flushChunk(): void {
-    const count = this.tuples.length;
+    const count = this.payload.frames;
     const first = this.events - count + 1;
     const hash = this.chunkHash?.() ?? '';
     if (hash !== '' && !isChunkHash(hash)) {
@@ -163,7 +165,7 @@ export class TraceWriter {
         `chunk hash for #${first} is not 1..128 hex digits`,
       );
     }
-    const raw = packTuples(this.tuples);
+    const raw = this.payload.payload();
     if (raw.length > LIMITS.chunkBytes) {
       throw new TraceError(
         'INVALID_RECORD',
@@ -187,7 +189,7 @@ export class TraceWriter {
     dv.setUint32(24, crc32(bytes.subarray(LAYOUT.chunkFrameBytes)), true);
     dv.setUint32(28, crc32(bytes.subarray(0, 28)), true);
     this.chunks.push([this.offset, first, count, hash === '' ? null : hash]);
-    this.tuples = [];
+    this.payload.clear();
     this.emit(bytes);
   }
 
