@@ -34,6 +34,16 @@ const SMCCC_RET_NOT_SUPPORTED = 0xffff_ffff_ffff_ffffn;
 const U64 = (1n << 64n) - 1n;
 
 export function applyEvent(machine: MachineState, event: EngineEvent, ctx: StepContext): Output {
+  const output = routeEvent(machine, event, ctx);
+  const hooks = ctx.registry.hooks.afterEvent;
+  if (hooks.length > 0) {
+    const vm = currentVm(machine);
+    if (vm && !vm.dead) for (const hook of hooks) hook(vm, ctx);
+  }
+  return output;
+}
+
+function routeEvent(machine: MachineState, event: EngineEvent, ctx: StepContext): Output {
   switch (event.type) {
     case 'vm.create':
       return createVm(machine, event);

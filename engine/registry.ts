@@ -89,6 +89,13 @@ export interface Hooks {
   guestEntry: ((vm: VmState, vcpu: VcpuState, ctx: StepContext) => void)[];
   /** KVM_ARM_VCPU_INIT on an existing vCPU, after the core registers are reset. */
   vcpuReset: ((vm: VmState, vcpu: VcpuState, ctx: StepContext) => void)[];
+  /**
+   * After every event that reached the current VM (the VM not dead), once the KVM core and the
+   * devices are done with it: derived outputs such as the interrupt lines a vGIC asserts towards
+   * each vCPU, emitted as effects when they change. Runs inside `applyEvent`, so the immer and
+   * the in-place step paths call it identically.
+   */
+  afterEvent: ((vm: VmState, ctx: StepContext) => void)[];
 }
 
 /** Calls whose whole behaviour belongs to one device; absent means KVM has nothing to serve them. */
@@ -133,7 +140,14 @@ export function emptyRegistry(): Registry {
     sysregs: {},
     hypercalls: [],
     oneRegs: {},
-    hooks: { vcpuPrecreate: [], vcpuCreated: [], firstRun: [], guestEntry: [], vcpuReset: [] },
+    hooks: {
+      vcpuPrecreate: [],
+      vcpuCreated: [],
+      firstRun: [],
+      guestEntry: [],
+      vcpuReset: [],
+      afterEvent: [],
+    },
     services: {},
   };
 }
