@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { coreRegX } from '../../engine/core.js';
 import type { EngineEvent } from '../../engine/events.js';
-import { PAGE_SIZE, RAM_BASE } from '../../engine/state.js';
+import { RAM_BASE } from '../../engine/state.js';
 import { ChangeIndex } from '../../replay/change-index.js';
 import { arrayFrameSource, Player } from '../../replay/player.js';
 import { generateEvents, recordFrames } from '../helpers/arbitrary-events.js';

@@ -25,6 +25,10 @@ const optionsArb: fc.Arbitrary<PlayerOptions> = fc.record({
   denseInterval: fc.integer({ min: 1, max: 8 }),
   stepBackChunk: fc.integer({ min: 1, max: 6 }),
   lazy: fc.boolean(),
+  // Full checkpoints every few delta ones, and budgets that force thinning (merged deltas,
+  // promoted bases, a scan that continues after dropped checkpoints).
+  deltaChain: fc.integer({ min: 0, max: 4 }),
+  checkpointBudgetBytes: fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 40_000 })),
 });
 
 type Command =

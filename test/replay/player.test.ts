@@ -4,7 +4,7 @@ import { coreRegX } from '../../engine/core.js';
 import type { EngineEvent } from '../../engine/events.js';
 import { stateHash } from '../../engine/hash.js';
 import { ramPages } from '../../engine/ram.js';
-import { initialState, type MachineState, PAGE_SIZE, RAM_BASE } from '../../engine/state.js';
+import { initialState, type MachineState, RAM_BASE } from '../../engine/state.js';
 import { step } from '../../engine/step.js';
 import type { Frame } from '../../replay/frame.js';
 import { defaultRegistry } from '../../replay/machine.js';
@@ -194,14 +194,14 @@ describe('checkpoints', () => {
 
   it('thins them when over budget, doubling the interval, and still seeks exactly', () => {
     const full = Player.open(frames, { checkpointInterval: 500 });
-    const player = Player.open(frames, {
-      checkpointInterval: 500,
-      checkpointBudgetBytes: full.checkpointInfo().retainedBytes / 3,
-    });
+    // Most checkpoints keep RAM deltas, whose total shrinks less than linearly when they are merged
+    // (this stream stores all over its RAM), so the budget asks for a third less, not a third.
+    const budget = (full.checkpointInfo().retainedBytes * 2) / 3;
+    const player = Player.open(frames, { checkpointInterval: 500, checkpointBudgetBytes: budget });
     const info = player.checkpointInfo();
     expect(info.interval).toBeGreaterThanOrEqual(1000);
     expect(info.positions.every((p) => p === 0 || p === 6000 || p % info.interval === 0)).toBe(true);
-    expect(info.retainedBytes).toBeLessThanOrEqual(full.checkpointInfo().retainedBytes / 3);
+    expect(info.retainedBytes).toBeLessThanOrEqual(budget);
     for (const n of [0, 1, 499, 500, 2999, 4321, 6000]) expect(player.hashAt(n)).toBe(full.hashAt(n));
   });
 
