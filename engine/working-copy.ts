@@ -1,7 +1,8 @@
 // A private, mutable machine for bulk execution (design.md "Performance targets": the in-place
 // path). Besides mutating objects in place it writes RAM pages in place once it has copied them,
 // which is safe only while no one else holds those pages; so every way state leaves the working
-// copy (a snapshot, a hash, a `publish`) first forgets which pages it owns.
+// copy (a snapshot, a `publish`) first forgets which pages it owns; a hash leaves them owned and
+// digests them afresh.
 
 import { cloneState, freezeState } from './clone.js';
 import type { Effect, EngineEvent, Output } from './events.js';
@@ -37,9 +38,8 @@ export class WorkingCopy {
     return freezeState(cloneState(this.state));
   }
 
-  /** The canonical hash of the current state (page digests are cached, so pages are published). */
+  /** The canonical hash of the current state; pages stay owned (their digests are not cached). */
   hash(): string {
-    this.publish();
-    return stateHash(this.state);
+    return stateHash(this.state, this.owned);
   }
 }

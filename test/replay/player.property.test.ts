@@ -17,7 +17,7 @@ const registry = defaultRegistry();
 function reference(frames: readonly Frame[]): { states: MachineState[]; hashes: string[] } {
   const states = [freezeState(cloneState(initialState()))];
   for (const frame of frames) states.push(step(states[states.length - 1]!, frame.event, registry).state);
-  return { states, hashes: states.map(stateHash) };
+  return { states, hashes: states.map((s) => stateHash(s)) };
 }
 
 const optionsArb: fc.Arbitrary<PlayerOptions> = fc.record({

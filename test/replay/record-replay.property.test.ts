@@ -82,8 +82,9 @@ describe('record → replay', () => {
 
   it('the in-place path and the immer path end in the same state', () => {
     fc.assert(
-      fc.property(streams, (events) => {
-        const { hash } = record(events, 4096);
+      // Small chunks: the working copy is hashed often while it keeps writing its pages in place.
+      fc.property(streams, fc.integer({ min: 1, max: 5 }), (events, chunkEvents) => {
+        const { hash } = record(events, chunkEvents);
         let state = initialState();
         for (const event of events) state = step(state, event, defaultRegistry()).state;
         expect(stateHash(state)).toBe(hash);
