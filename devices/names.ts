@@ -59,7 +59,8 @@ banked('gicd', 'GICD_CPENDSGIR', 0x0f10, 4, 4);
 banked('gicd', 'GICD_SPENDSGIR', 0x0f20, 4, 4);
 // GICD_IROUTER<n>: n is the INTID (32–1019), one 64-bit register each.
 for (let n = 32; n < 1020; n++) add('gicd', `GICD_IROUTER${n}`, 0x6000 + n * 8, 8);
-for (const [name, offset] of [
+/** The CoreSight ID block at 0xFFD0–0xFFFF of the distributor, RD_base and ITS frames. */
+export const ID_REGISTERS: readonly (readonly [string, number])[] = [
   ['PIDR4', 0xffd0],
   ['PIDR5', 0xffd4],
   ['PIDR6', 0xffd8],
@@ -72,7 +73,8 @@ for (const [name, offset] of [
   ['CIDR1', 0xfff4],
   ['CIDR2', 0xfff8],
   ['CIDR3', 0xfffc],
-] as const) {
+];
+for (const [name, offset] of ID_REGISTERS) {
   add('gicd', `GICD_${name}`, offset);
   add('gicr', `GICR_${name}`, offset);
   add('gits', `GITS_${name}`, offset);

@@ -278,21 +278,7 @@ export const PIDR2_OFFSET = 0xffe8;
 /** PIDR2.ArchRev = 3 (GICv3), as vgic_mmio_read_v3_idregs reports; every other ID register reads 0. */
 export const PIDR2_VALUE = 0x3b;
 
-/** The CoreSight ID block at 0xFFD0–0xFFFF of the distributor and RD_base frames. */
-export const ID_REGISTERS: readonly (readonly [string, number])[] = [
-  ['PIDR4', 0xffd0],
-  ['PIDR5', 0xffd4],
-  ['PIDR6', 0xffd8],
-  ['PIDR7', 0xffdc],
-  ['PIDR0', 0xffe0],
-  ['PIDR1', 0xffe4],
-  ['PIDR2', PIDR2_OFFSET],
-  ['PIDR3', 0xffec],
-  ['CIDR0', 0xfff0],
-  ['CIDR1', 0xfff4],
-  ['CIDR2', 0xfff8],
-  ['CIDR3', 0xfffc],
-];
+export { ID_REGISTERS } from '../names.js';
 
 /** PRODUCT_ID_KVM ('K'), IIDR [31:24]. */
 export const PRODUCT_ID_KVM = 0x4b;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../bench/workload.js';
 import type { AccessSize, Effect, EngineEvent, Output } from '../../engine/events.js';
 import type { Frame } from '../../replay/frame.js';
 import { TraceError } from '../../replay/trace-error.js';
@@ -112,17 +113,8 @@ export const EVERY_TYPE: Frame[] = [
   ]),
 ];
 
-/** mulberry32 (no Math.random in tests). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benchmarks' seeded PRNG (no Math.random in tests). */
+const seeded = prng;
 
 /**
  * A realistic mix of frames as a Linux-like guest and a VMM produce them: RAM traffic (ITS
