@@ -9,6 +9,7 @@ import { infoCommand, help as infoHelp } from './commands/info.js';
 import { quirksCommand, help as quirksHelp } from './commands/quirks.js';
 import { replayCommand, help as replayHelp } from './commands/replay.js';
 import { runCommand, help as runHelp } from './commands/run.js';
+import { stateCommand, help as stateHelp } from './commands/state.js';
 import { type Io, processIo } from './io.js';
 import { InputError, UsageError } from './usage-error.js';
 import { version } from './version.js';
@@ -32,6 +33,11 @@ const COMMANDS: Record<string, Command> = {
   },
   info: { summary: 'header, event counts, marks and size of a trace', help: infoHelp, run: infoCommand },
   dump: { summary: 'print a trace as scenario statements or JSON lines', help: dumpHelp, run: dumpCommand },
+  state: {
+    summary: 'machine state (vCPUs, vGIC, interrupt table) at any position of a trace or scenario',
+    help: stateHelp,
+    run: stateCommand,
+  },
   quirks: {
     summary: 'list the kernel and VMM quirks scenarios can switch on',
     help: quirksHelp,

@@ -1,0 +1,406 @@
+// The state view (`vgicrr state`, and the terminal UI of issue 7): a machine state turned into a
+// structured, display-ready object: per VM its host and quirks, vCPUs and their core registers,
+// a guest RAM summary and, with a vGICv3, the distributor, an interrupt table in the manner of
+// Linux arch/arm64/kvm/vgic/vgic-debug.c, and each vCPU's redistributor and CPU interface.
+//
+// Pure: reads a (frozen) MachineState, allocates a fresh view, never prints. Ordering is
+// explicit and deterministic: VMs by index, vCPUs by creation index, INTIDs ascending, private
+// interrupts grouped by vCPU in creation order.
+//
+// Extending it (the ITS and LPIs, issue 4; SDEI, issue 5): add an optional field to `VmView`
+// (`its?`) or `VcpuView` (`sdei?`) built by its own function below, add LPI rows to
+// `GicView.irqs` with `kind: 'LPI'`, and a section renderer in state-text.ts. Fields are only
+// ever added, so a `--json` consumer keeps working.
+
+import { cpuifSummary, isDirectVsgi, type PendingIrq } from '../devices/gicv3/cpuif-derive.js';
+import { isPending, spiTarget } from '../devices/gicv3/derive.js';
+import {
+  GICD_CTLR_ARE_NS,
+  GICD_CTLR_DS,
+  GICD_CTLR_ENABLE_SS_G1,
+  GICD_CTLR_nASSGIreq,
+} from '../devices/gicv3/dist-registers.js';
+import { gicrTyper, redistFrameBase } from '../devices/gicv3/redist-registers.js';
+import {
+  type GicCpuState,
+  type GicState,
+  type IrqState,
+  newIrq,
+  VGIC_NR_PRIVATE_IRQS,
+  VGIC_NR_SGIS,
+} from '../devices/gicv3/state.js';
+import type { HostKind } from '../engine/events.js';
+import { ramPages } from '../engine/ram.js';
+import { type MachineState, mpidrEl1, PAGE_SIZE, type VcpuState, type VmState } from '../engine/state.js';
+
+export interface StateViewOptions {
+  /** List every interrupt, not only those whose state differs from reset (default false). */
+  all?: boolean;
+  /** Only this vCPU (KVM id): its vCPU entry, redistributor and banked interrupts; SPIs stay. */
+  vcpu?: number;
+}
+
+/** The whole machine. */
+export interface StateView {
+  /** Index of the VM statements address (`MachineState.current`); -1 before the first `vm`. */
+  current: number;
+  vms: VmView[];
+}
+
+export interface VmView {
+  id: number;
+  host: HostKind;
+  quirks: string[];
+  /** kvm_vm_dead(): every later ioctl fails with -EIO. */
+  dead: boolean;
+  ipaBits: number;
+  sdei: boolean;
+  vcpus: VcpuView[];
+  ram: RamView;
+  /** Present when the VM has a vGICv3 device. */
+  gic?: GicView;
+}
+
+/** Where a vCPU is with respect to KVM_RUN. */
+export type RunState = 'running' | 'stopped' | 'exited' | 'not-run';
+
+export interface VcpuView {
+  /** KVM vCPU id. */
+  id: number;
+  /** Creation index (vcpu_idx). */
+  index: number;
+  /** MPIDR_EL1 as the guest reads it. */
+  mpidr: bigint;
+  /**
+   * running: inside KVM_RUN; stopped: taken out by the VMM's `stop` and resumed by `cont`;
+   * exited: has run, not inside KVM_RUN now; not-run: never entered KVM_RUN.
+   */
+  run: RunState;
+  pc: bigint;
+  pstate: bigint;
+  /** x0–x30 that are not zero, by register number. */
+  x: { n: number; value: bigint }[];
+  /** Redistributor and CPU interface, when the VM has a vGICv3. */
+  gic?: GicCpuView;
+}
+
+export interface RamView {
+  /** 4 KiB pages written so far. */
+  pages: number;
+  bytes: number;
+  /** Runs of consecutive pages in use, ascending: [first address, last address] inclusive. */
+  ranges: { start: number; end: number }[];
+}
+
+/** A redistributor region as the device API created it. */
+export interface RegionView {
+  index: number;
+  base: number;
+  /** Frames; 0 for the legacy V3_REDIST region. */
+  count: number;
+  /** Frames placed so far. */
+  used: number;
+}
+
+export interface GicView {
+  initialized: boolean;
+  ready: boolean;
+  nrSpis: number;
+  /** GICD_CTLR as the guest reads it. */
+  ctlr: number;
+  /** GICD_CTLR.EnableGrp1A. */
+  enabled: boolean;
+  /** GICD_IIDR.Revision. */
+  iidrRevision: number;
+  nassgicap: boolean;
+  nassgireq: boolean;
+  /** Distributor base, or null while undefined (VGIC_ADDR_UNDEF). */
+  distBase: number | null;
+  regions: RegionView[];
+  hasIts: boolean;
+  propbaser: bigint;
+  /** Interrupts: every one with `all`, else those whose state differs from reset. */
+  irqs: IrqRow[];
+  /** Interrupts in the table's scope, listed or not. */
+  irqsTotal: number;
+}
+
+export type IrqKind = 'SGI' | 'PPI' | 'SPI' | 'LPI';
+
+/** One row of the interrupt table (vgic-debug.c print_irq_state). */
+export interface IrqRow {
+  kind: IrqKind;
+  intid: number;
+  /** The vCPU (KVM id) a banked SGI/PPI belongs to; null for SPIs. */
+  vcpu: number | null;
+  /** P: pending latch (for a GICv4.1 direct vSGI, the vPE's pending bit). */
+  pending: boolean;
+  /** L: line level. */
+  line: boolean;
+  /** A: active. */
+  active: boolean;
+  /** E: enabled. */
+  enabled: boolean;
+  /** H: hardware-backed (a GICv4.1 direct vSGI). */
+  hw: boolean;
+  /** C: level-sensitive (else edge). */
+  level: boolean;
+  /** G: group (0 or 1). */
+  group: number;
+  priority: number;
+  /** Routing affinity Aff2.Aff1.Aff0 (GICD_IROUTER for SPIs). */
+  mpidr: number;
+  /** The vCPU (KVM id) the interrupt targets: owner of a banked one, IROUTER's for an SPI; null if none. */
+  target: number | null;
+  /** Pending in the sense of is_pending (latch, or line for level), the P column's meaning for KVM. */
+  isPending: boolean;
+}
+
+export interface GicCpuView {
+  /** Redistributor region index and slot; null until placed. */
+  region: number | null;
+  slot: number;
+  /** RD_base, once placed. */
+  rdBase: number | null;
+  gicrTyper: bigint;
+  /** GICR_PENDBASER as stored (PTZ included). */
+  pendbaser: bigint;
+  enableLpis: boolean;
+  /** ICC_CTLR_EL1.PRIbits + 1 and IDbits. */
+  priBits: number;
+  idBits: number;
+  pmr: number;
+  bpr0: number;
+  bpr1: number;
+  cbpr: boolean;
+  eoiMode: boolean;
+  igrpen0: boolean;
+  igrpen1: boolean;
+  runningPriority: number;
+  ap0r: number[];
+  ap1r: number[];
+  /** What HPPIR would name (priority mask and running priority ignored); null when none. */
+  highestPending: PendingIrq | null;
+  /** SGIs pending in the GICv4.1 vPE (direct vSGIs), ascending. */
+  vsgiPending: number[];
+}
+
+/** The view of `state`. Pure. */
+export function stateView(state: MachineState, options: StateViewOptions = {}): StateView {
+  return { current: state.current, vms: state.vms.map((vm) => vmView(vm, options)) };
+}
+
+function vmView(vm: VmState, options: StateViewOptions): VmView {
+  const vcpus = selectedVcpus(vm, options);
+  const view: VmView = {
+    id: vm.id,
+    host: vm.host,
+    quirks: [...vm.quirks],
+    dead: vm.dead,
+    ipaBits: vm.ipaBits,
+    sdei: vm.sdei,
+    vcpus: vcpus.map((vcpu) => vcpuView(vm, vcpu)),
+    ram: ramView(vm),
+  };
+  const gic = vm.devices.gic;
+  if (gic) view.gic = gicView(vm, gic, vcpus, options);
+  return view;
+}
+
+function selectedVcpus(vm: VmState, options: StateViewOptions): VcpuState[] {
+  return options.vcpu === undefined ? vm.vcpus : vm.vcpus.filter((v) => v.id === options.vcpu);
+}
+
+function runState(vcpu: VcpuState): RunState {
+  if (vcpu.inRun) return 'running';
+  if (vcpu.resumeOnCont) return 'stopped';
+  return vcpu.ran ? 'exited' : 'not-run';
+}
+
+function vcpuView(vm: VmState, vcpu: VcpuState): VcpuView {
+  const view: VcpuView = {
+    id: vcpu.id,
+    index: vm.vcpus.indexOf(vcpu),
+    mpidr: mpidrEl1(vcpu.affinity),
+    run: runState(vcpu),
+    pc: vcpu.pc,
+    pstate: vcpu.pstate,
+    x: vcpu.x.flatMap((value, n) => (value === 0n ? [] : [{ n, value }])),
+  };
+  const gic = vm.devices.gic;
+  const cpu = vcpu.devices.gic;
+  if (gic && cpu) view.gic = gicCpuView(vm, gic, vcpu, cpu);
+  return view;
+}
+
+function ramView(vm: VmState): RamView {
+  const pages = ramPages(vm.ram)
+    .map((p) => p.addr)
+    .sort((a, b) => a - b);
+  const ranges: RamView['ranges'] = [];
+  for (const addr of pages) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.end + 1 === addr) last.end = addr + PAGE_SIZE - 1;
+    else ranges.push({ start: addr, end: addr + PAGE_SIZE - 1 });
+  }
+  return { pages: pages.length, bytes: pages.length * PAGE_SIZE, ranges };
+}
+
+/** GICD_CTLR as the guest reads it (vgic_mmio_read_v3_misc): ARE_NS and DS always set. */
+function gicdCtlr(gic: GicState): number {
+  let value = GICD_CTLR_ARE_NS | GICD_CTLR_DS;
+  if (gic.enabled) value |= GICD_CTLR_ENABLE_SS_G1;
+  if (gic.nassgireq) value |= GICD_CTLR_nASSGIreq;
+  return value;
+}
+
+function gicView(
+  vm: VmState,
+  gic: GicState,
+  vcpus: readonly VcpuState[],
+  options: StateViewOptions,
+): GicView {
+  const rows: IrqRow[] = [];
+  let total = 0;
+  const consider = (row: IrqRow, reset: IrqState, irq: IrqState): void => {
+    total++;
+    if (options.all || differsFromReset(row, irq, reset)) rows.push(row);
+  };
+  for (const vcpu of vcpus) {
+    const cpu = vcpu.devices.gic;
+    if (!cpu) continue;
+    for (let intid = 0; intid < VGIC_NR_PRIVATE_IRQS; intid++) {
+      const irq = cpu.irqs[intid];
+      if (!irq) continue;
+      consider(privateRow(vcpu, cpu, intid, irq), privateReset(gic, vcpu, intid), irq);
+    }
+  }
+  const spiReset = newIrq({ group: 1 });
+  for (let i = 0; i < gic.spis.length; i++) {
+    const irq = gic.spis[i]!;
+    consider(spiRow(vm, VGIC_NR_PRIVATE_IRQS + i, irq), spiReset, irq);
+  }
+  return {
+    initialized: gic.initialized,
+    ready: gic.ready,
+    nrSpis: gic.nrSpis,
+    ctlr: gicdCtlr(gic),
+    enabled: gic.enabled,
+    iidrRevision: gic.implementationRev,
+    nassgicap: gic.nassgicap,
+    nassgireq: gic.nassgireq,
+    distBase: gic.distBase,
+    regions: [...gic.regions]
+      .sort((a, b) => a.index - b.index)
+      .map((r) => ({ index: r.index, base: r.base, count: r.count, used: r.freeIndex })),
+    hasIts: gic.hasIts,
+    propbaser: gic.propbaser,
+    irqs: rows,
+    irqsTotal: total,
+  };
+}
+
+/**
+ * A private interrupt at reset: as vgic_allocate_private_irqs_locked creates it (SGIs enabled and
+ * edge, PPIs level), plus what INIT sets once the vGIC is initialized (group 1, the vCPU's
+ * affinity); see devices/gicv3/reset.ts.
+ */
+function privateReset(gic: GicState, vcpu: VcpuState, intid: number): IrqState {
+  const irq = intid < VGIC_NR_SGIS ? newIrq({ enabled: true }) : newIrq({ level: true });
+  if (gic.initialized) {
+    irq.group = 1;
+    irq.mpidr = vcpu.affinity & 0xff_ffff;
+  }
+  return irq;
+}
+
+/**
+ * Whether a row is worth listing without `--all`. The `hw` flag of SGIs is not compared: it
+ * follows GICD_CTLR.nASSGIreq for all sixteen SGIs of every vCPU at once, which the distributor
+ * section already shows; their pending bit in the vPE is (it is the row's P).
+ */
+function differsFromReset(row: IrqRow, irq: IrqState, reset: IrqState): boolean {
+  return (
+    row.pending ||
+    irq.lineLevel !== reset.lineLevel ||
+    irq.enabled !== reset.enabled ||
+    irq.active !== reset.active ||
+    (irq.hw !== reset.hw && row.kind !== 'SGI') ||
+    irq.priority !== reset.priority ||
+    irq.group !== reset.group ||
+    irq.level !== reset.level ||
+    irq.mpidr !== reset.mpidr
+  );
+}
+
+function privateRow(vcpu: VcpuState, cpu: GicCpuState, intid: number, irq: IrqState): IrqRow {
+  const direct = isDirectVsgi(intid, irq);
+  const pending = direct ? cpu.vsgiPending[intid] === true : irq.pendingLatch;
+  return {
+    kind: intid < VGIC_NR_SGIS ? 'SGI' : 'PPI',
+    intid,
+    vcpu: vcpu.id,
+    ...flags(irq),
+    pending,
+    target: vcpu.id,
+    isPending: direct ? pending : isPending(irq),
+  };
+}
+
+function spiRow(vm: VmState, intid: number, irq: IrqState): IrqRow {
+  return {
+    kind: 'SPI',
+    intid,
+    vcpu: null,
+    ...flags(irq),
+    target: spiTarget(vm, irq)?.id ?? null,
+    isPending: isPending(irq),
+  };
+}
+
+function flags(irq: IrqState): Omit<IrqRow, 'kind' | 'intid' | 'vcpu' | 'target' | 'isPending'> {
+  return {
+    pending: irq.pendingLatch,
+    line: irq.lineLevel,
+    active: irq.active,
+    enabled: irq.enabled,
+    hw: irq.hw,
+    level: irq.level,
+    group: irq.group,
+    priority: irq.priority,
+    mpidr: irq.mpidr,
+  };
+}
+
+function gicCpuView(vm: VmState, gic: GicState, vcpu: VcpuState, cpu: GicCpuState): GicCpuView {
+  const s = cpuifSummary(vm, vcpu)!;
+  const vsgiPending: number[] = [];
+  for (let i = 0; i < VGIC_NR_SGIS; i++) if (cpu.vsgiPending[i]) vsgiPending.push(i);
+  return {
+    region: cpu.region,
+    slot: cpu.slot,
+    rdBase: redistFrameBase(gic, cpu) ?? null,
+    gicrTyper: gicrTyper(gic, vcpu),
+    pendbaser: cpu.pendbaser,
+    enableLpis: cpu.enableLpis,
+    priBits: cpu.numPriBits,
+    idBits: cpu.numIdBits,
+    pmr: s.pmr,
+    bpr0: s.bpr0,
+    bpr1: s.bpr1,
+    cbpr: s.cbpr,
+    eoiMode: s.eoiMode,
+    igrpen0: s.igrpen0,
+    igrpen1: s.igrpen1,
+    runningPriority: s.runningPriority,
+    ap0r: s.ap0r,
+    ap1r: s.ap1r,
+    highestPending: s.highestPending ?? null,
+    vsgiPending,
+  };
+}
+
+/** JSON.stringify replacer for a view: bigints as 0x-prefixed hex strings. */
+export function viewJsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? `0x${value.toString(16)}` : value;
+}
