@@ -3,7 +3,6 @@
 
 import { describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../replay/machine.js';
-import { ScenarioError } from '../../scenario/ast.js';
 import { parseScenario } from '../../scenario/parser.js';
 import { runScenario } from '../../scenario/runner.js';
 
