@@ -76,20 +76,25 @@ export function highestPriorityPending(vm: VmState, vcpu: VcpuState): PendingIrq
   const cpu = vcpu.devices.gic;
   if (!gic || !cpu || !gic.enabled) return undefined;
   let best: PendingIrq | undefined;
-  const consider = (intid: number, irq: IrqState): void => {
-    if (!isCandidate(cpu, intid, irq) || !isGroupEnabled(cpu, irq.group)) return;
-    const priority = irq.priority & VGIC_PRI_MASK;
-    if (best === undefined || priority < best.priority) best = { intid, priority, group: irq.group };
-  };
   for (let i = 0; i < VGIC_NR_PRIVATE_IRQS; i++) {
     const irq = cpu.irqs[i];
-    if (irq) consider(i, irq);
+    if (irq && isCandidate(cpu, i, irq) && isGroupEnabled(cpu, irq.group)) {
+      const priority = irq.priority & VGIC_PRI_MASK;
+      if (best === undefined || priority < best.priority) best = { intid: i, priority, group: irq.group };
+    }
   }
   const affinity = vcpu.affinity & 0xff_ffff;
   for (let i = 0; i < gic.spis.length; i++) {
     const irq = gic.spis[i]!;
-    // Cheap affinity test first; spiTarget settles which vCPU owns a duplicated affinity.
-    if (irq.mpidr === affinity && spiTarget(vm, irq)?.id === vcpu.id) consider(VGIC_NR_PRIVATE_IRQS + i, irq);
+    // Cheap tests first (this runs after every event that may touch the vGIC); spiTarget last,
+    // to settle which vCPU owns a duplicated affinity.
+    if (irq.mpidr !== affinity || !irq.enabled) continue;
+    const intid = VGIC_NR_PRIVATE_IRQS + i;
+    if (!isCandidate(cpu, intid, irq) || !isGroupEnabled(cpu, irq.group)) continue;
+    const priority = irq.priority & VGIC_PRI_MASK;
+    if ((best === undefined || priority < best.priority) && spiTarget(vm, irq)?.id === vcpu.id) {
+      best = { intid, priority, group: irq.group };
+    }
   }
   return best;
 }

@@ -8,6 +8,7 @@
 // distributor enable, first-run vSGI configuration.
 
 import type { EngineEvent } from '../../engine/events.js';
+import { inRam } from '../../engine/ram.js';
 import type { StepContext } from '../../engine/registry.js';
 import type { VmState } from '../../engine/state.js';
 import { interruptSignals } from './cpuif-derive.js';
@@ -38,12 +39,23 @@ const INERT: ReadonlySet<EngineEvent['type']> = new Set<EngineEvent['type']>([
 ]);
 
 /**
+ * Guest steps that touch only RAM or make a hypercall leave the vGIC alone. One of them may be a
+ * vCPU's first entry, whose first-run work configures GICv4.1 vSGIs, but that moves pending SGIs
+ * between the latch and the vPE store without changing what is presented.
+ */
+function inert(event: EngineEvent): boolean {
+  if (INERT.has(event.type)) return true;
+  if (event.type === 'guest.hvc') return true;
+  return (event.type === 'guest.read' || event.type === 'guest.write') && inRam(event.addr, event.size);
+}
+
+/**
  * The `afterEvent` hook: for every vCPU of a VM with a vGICv3, compare the lines the CPU interface
  * asserts now with the last ones and emit the changes, vCPUs in creation order, IRQ before FIQ.
  * Mutates the draft.
  */
 export function signalInterrupts(vm: VmState, ctx: StepContext): void {
-  if (!vm.devices.gic || INERT.has(ctx.event.type)) return;
+  if (!vm.devices.gic || inert(ctx.event)) return;
   for (const vcpu of vm.vcpus) {
     if (!vcpu.devices.gic) continue;
     const now = interruptSignals(vm, vcpu);
