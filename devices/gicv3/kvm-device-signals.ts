@@ -10,8 +10,11 @@
 import type { EngineEvent } from '../../engine/events.js';
 import { inRam } from '../../engine/ram.js';
 import type { StepContext } from '../../engine/registry.js';
-import type { VmState } from '../../engine/state.js';
+import { type VcpuState, type VmState, vcpuById } from '../../engine/state.js';
+import { registerByName } from '../names.js';
 import { interruptSignals } from './cpuif-derive.js';
+import { spiTarget } from './derive.js';
+import { type GicState, VGIC_NR_PRIVATE_IRQS } from './state.js';
 
 /** The lines as last signalled. */
 export interface GicLines {
@@ -49,22 +52,50 @@ function inert(event: EngineEvent): boolean {
   return (event.type === 'guest.read' || event.type === 'guest.write') && inRam(event.addr, event.size);
 }
 
+/** CPU-interface registers whose effect reaches other vCPUs: SGI generation, cross-vCPU DIR. */
+const CROSS_VCPU_SYSREGS: ReadonlySet<number> = new Set(
+  ['ICC_SGI0R_EL1', 'ICC_SGI1R_EL1', 'ICC_ASGI1R_EL1', 'ICC_DIR_EL1'].map((n) => registerByName(n)!.offset),
+);
+
+/**
+ * The vCPUs whose lines `event` can change, when fewer than all: a system-register access
+ * touches its own CPU interface (except the registers above), a PPI line its own vCPU, an SPI
+ * line the vCPU its IROUTER names (the line does not move it). Anything else (MMIO, device
+ * attrs, lifecycle) may change any vCPU's lines. Undefined means all.
+ */
+function affectedVcpus(
+  vm: VmState,
+  gic: GicState,
+  event: EngineEvent,
+): (VcpuState | undefined)[] | undefined {
+  if ((event.type === 'guest.mrs' || event.type === 'guest.msr') && !CROSS_VCPU_SYSREGS.has(event.sysreg)) {
+    return [vcpuById(vm, event.vcpu)];
+  }
+  if (event.type !== 'irq.line') return undefined;
+  if (event.kind === 'ppi') return [vcpuById(vm, event.vcpu)];
+  const spi = gic.spis[event.intid - VGIC_NR_PRIVATE_IRQS];
+  return spi ? [spiTarget(vm, spi)] : [];
+}
+
+function signalVcpu(vm: VmState, vcpu: VcpuState, ctx: StepContext): void {
+  if (!vcpu.devices.gic) return;
+  const now = interruptSignals(vm, vcpu);
+  const was = vcpu.devices.gicLines;
+  const irqWas = was?.irq ?? false;
+  const fiqWas = was?.fiq ?? false;
+  if (now.irq === irqWas && now.fiq === fiqWas) return;
+  vcpu.devices.gicLines = { irq: now.irq, fiq: now.fiq };
+  if (now.irq !== irqWas) ctx.emit({ type: 'cpu.irq', vcpu: vcpu.id, level: now.irq });
+  if (now.fiq !== fiqWas) ctx.emit({ type: 'cpu.fiq', vcpu: vcpu.id, level: now.fiq });
+}
+
 /**
  * The `afterEvent` hook: for every vCPU of a VM with a vGICv3, compare the lines the CPU interface
  * asserts now with the last ones and emit the changes, vCPUs in creation order, IRQ before FIQ.
  * Mutates the draft.
  */
 export function signalInterrupts(vm: VmState, ctx: StepContext): void {
-  if (!vm.devices.gic || inert(ctx.event)) return;
-  for (const vcpu of vm.vcpus) {
-    if (!vcpu.devices.gic) continue;
-    const now = interruptSignals(vm, vcpu);
-    const was = vcpu.devices.gicLines;
-    const irqWas = was?.irq ?? false;
-    const fiqWas = was?.fiq ?? false;
-    if (now.irq === irqWas && now.fiq === fiqWas) continue;
-    vcpu.devices.gicLines = { irq: now.irq, fiq: now.fiq };
-    if (now.irq !== irqWas) ctx.emit({ type: 'cpu.irq', vcpu: vcpu.id, level: now.irq });
-    if (now.fiq !== fiqWas) ctx.emit({ type: 'cpu.fiq', vcpu: vcpu.id, level: now.fiq });
-  }
+  const gic = vm.devices.gic;
+  if (!gic || inert(ctx.event)) return;
+  for (const vcpu of affectedVcpus(vm, gic, ctx.event) ?? vm.vcpus) if (vcpu) signalVcpu(vm, vcpu, ctx);
 }
