@@ -283,20 +283,25 @@ function plainPath(value: unknown, path = 'state'): string | undefined {
   return undefined;
 }
 
+/**
+ * Event `i` through the immer path (`step` on `state`) and the in-place path (`working`), checking
+ * that their outputs and effects agree; returns the immer path's next state.
+ */
+function stepBoth(state: MachineState, working: WorkingCopy, event: EngineEvent, i: number): MachineState {
+  const immer = step(state, event, registry);
+  const inPlace = working.step(event);
+  expect(inPlace.output, `output of #${i}`).toEqual(immer.output);
+  expect(inPlace.effects, `effects of #${i}`).toEqual(immer.effects);
+  return immer.state;
+}
+
 describe('vGICv3 through the engine: random attr calls, lifecycle and guest accesses', () => {
   it('never throw, keep plain state, and the immer and in-place paths agree', () => {
     fc.assert(
       fc.property(scenario, (events) => {
         let state: MachineState = initialState();
         const working = new WorkingCopy(registry);
-        for (let i = 0; i < events.length; i++) {
-          const event = events[i]!;
-          const immer = step(state, event, registry);
-          state = immer.state;
-          const inPlace = working.step(event);
-          expect(inPlace.output, `output of #${i}`).toEqual(immer.output);
-          expect(inPlace.effects, `effects of #${i}`).toEqual(immer.effects);
-        }
+        for (let i = 0; i < events.length; i++) state = stepBoth(state, working, events[i]!, i);
         expect(plainPath(state)).toBeUndefined();
         expect(plainPath(working.state)).toBeUndefined();
         expect(working.hash()).toBe(stateHash(state));
@@ -316,12 +321,7 @@ describe('vGICv3 through the engine: random attr calls, lifecycle and guest acce
           let state: MachineState = initialState();
           const working = new WorkingCopy(registry);
           for (let i = 0; i < events.length; i++) {
-            const event = events[i]!;
-            const immer = step(state, event, registry);
-            state = immer.state;
-            const inPlace = working.step(event);
-            expect(inPlace.output, `output of #${i}`).toEqual(immer.output);
-            expect(inPlace.effects, `effects of #${i}`).toEqual(immer.effects);
+            state = stepBoth(state, working, events[i]!, i);
             expect(working.hash(), `state after #${i}`).toBe(stateHash(state));
           }
           expect(plainPath(state)).toBeUndefined();

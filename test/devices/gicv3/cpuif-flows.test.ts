@@ -19,68 +19,14 @@ import {
   interruptSignals,
 } from '../../../devices/gicv3/cpuif-derive.js';
 import { irqFor, isPending } from '../../../devices/gicv3/derive.js';
-import { type GicCpuState, type GicState, type IrqState, newIrq } from '../../../devices/gicv3/state.js';
+import type { IrqState } from '../../../devices/gicv3/state.js';
 import { registerByName } from '../../../devices/names.js';
-import type { Effect } from '../../../engine/events.js';
-import { newVcpu, type VcpuState, type VmState } from '../../../engine/state.js';
+import type { VcpuState, VmState } from '../../../engine/state.js';
+import { cpuifVm, effectSink, gicOf } from '../../helpers/gic.js';
 
-// ---- local fixture (no registry) ----------------------------------------------------------------
+// ---- fixture (shared, test/helpers/gic.ts) ------------------------------------------------------
 
-function cpuState(): GicCpuState {
-  return {
-    irqs: Array.from({ length: 32 }, (_, i) =>
-      newIrq(i < 16 ? { enabled: true, group: 1 } : { level: true, group: 1 }),
-    ),
-    region: null,
-    slot: 0,
-    pendbaser: 0x580n,
-    enableLpis: false,
-    numPriBits: 5,
-    numIdBits: 0,
-    vmcr: { eng0: false, eng1: false, cbpr: false, eoim: false, bpr0: 0, bpr1: 0, pmr: 0 },
-    ap0r: [0, 0, 0, 0],
-    ap1r: [0, 0, 0, 0],
-    vsgiPending: Array.from({ length: 16 }, () => false),
-  };
-}
-
-function vmWithGic(nrVcpus = 1, nrSpis = 32): VmState {
-  const gic: GicState = {
-    kind: 'vgic-v3',
-    initialized: true,
-    ready: true,
-    implementationRev: 3,
-    nrSpis,
-    enabled: false,
-    nassgicap: false,
-    nassgireq: false,
-    propbaser: 0n,
-    distBase: 0x0800_0000,
-    regions: [],
-    hasIts: false,
-    spis: Array.from({ length: nrSpis }, () => newIrq({ group: 1 })),
-  };
-  const vcpus = Array.from({ length: nrVcpus }, (_, id) => {
-    const vcpu = newVcpu(id);
-    vcpu.devices.gic = cpuState();
-    return vcpu;
-  });
-  return {
-    id: 0,
-    host: 'gicv3',
-    quirks: [],
-    ipaBits: 40,
-    sdei: false,
-    dead: false,
-    vcpus,
-    ram: {},
-    mmio: [],
-    devices: { gic },
-  };
-}
-
-const effects: Effect[] = [];
-const fx = { emit: (e: Effect) => effects.push(e) };
+const fx = effectSink();
 const enc = (name: string): number => registerByName(name)!.offset;
 
 function mrs(vm: VmState, cpu: number, name: string): bigint {
@@ -89,7 +35,6 @@ function mrs(vm: VmState, cpu: number, name: string): bigint {
 function msr(vm: VmState, cpu: number, name: string, value: bigint | number): void {
   iccWrite(vm, vm.vcpus[cpu]!, enc(name), BigInt(value), fx);
 }
-const gicOf = (vm: VmState): GicState => vm.devices.gic!;
 const irq = (vm: VmState, intid: number, cpu = 0): IrqState => irqFor(gicOf(vm), vm.vcpus[cpu]!, intid)!;
 const ack1 = (vm: VmState, cpu = 0): number => Number(mrs(vm, cpu, 'ICC_IAR1_EL1'));
 
@@ -169,7 +114,7 @@ describe.each(COMBINATIONS)('vgic_irq.c, level=$level eoi_split=$eoiSplit', ({ l
 
   /** guest_inject: num IRQs from first, priorities cycling, each handled exactly once. */
   function guestInject(how: Inject, first: number, num: number): void {
-    const vm = vmWithGic(1, NR_IRQS - MIN_SPI);
+    const vm = cpuifVm(1, NR_IRQS - MIN_SPI);
     guestCode(vm, level, eoiSplit);
     for (let i = first; i < first + num; i++) irq(vm, i).priority = (i % (KVM_NUM_PRIOS - 1)) << 3;
     for (let i = first; i < first + num; i++) inject(vm, how, i);
@@ -186,7 +131,7 @@ describe.each(COMBINATIONS)('vgic_irq.c, level=$level eoi_split=$eoiSplit', ({ l
 
   /** test_inject_preemption: each IRQ preempts the previous one; EOI in reverse, DIR in order. */
   function injectPreemption(how: Inject, first: number, num: number): void {
-    const vm = vmWithGic(1, NR_IRQS - MIN_SPI);
+    const vm = cpuifVm(1, NR_IRQS - MIN_SPI);
     guestCode(vm, level, eoiSplit);
     for (let i = 0; i < num; i++) irq(vm, first + i).priority = (num - 1 - i) * 8;
     let expectedApr = 0;
@@ -213,7 +158,7 @@ describe.each(COMBINATIONS)('vgic_irq.c, level=$level eoi_split=$eoiSplit', ({ l
 
   /** guest_restore_active: active state and APR bits restored as a migration would. */
   function restoreActive(first: number, num: number): void {
-    const vm = vmWithGic(1, NR_IRQS - MIN_SPI);
+    const vm = cpuifVm(1, NR_IRQS - MIN_SPI);
     guestCode(vm, level, eoiSplit);
     for (let i = 0; i < num; i++) irq(vm, first + i).priority = (num - 1 - i) * 8;
     for (let i = 0; i < num; i++) {
@@ -263,7 +208,7 @@ describe.each(COMBINATIONS)('vgic_irq.c, level=$level eoi_split=$eoiSplit', ({ l
 
 describe('vgic_irq.c two-vCPU tests', () => {
   it('guest_code_asym_dir: vCPU 1 deactivates the SPI vCPU 0 acknowledged', () => {
-    const vm = vmWithGic(2);
+    const vm = cpuifVm(2);
     gicOf(vm).enabled = true;
     for (const c of [0, 1]) {
       msr(vm, c, 'ICC_IGRPEN1_EL1', 1);
@@ -281,7 +226,7 @@ describe('vgic_irq.c two-vCPU tests', () => {
   });
 
   it('guest_code_group_en: a disabled Group 0 SGI stays pending until IGRPEN0 opens', () => {
-    const vm = vmWithGic(2);
+    const vm = cpuifVm(2);
     gicOf(vm).enabled = true;
     msr(vm, 0, 'ICC_IGRPEN1_EL1', 1);
     msr(vm, 0, 'ICC_PMR_EL1', CPU_PRIO_MASK);
@@ -311,7 +256,7 @@ describe('vgic_irq.c two-vCPU tests', () => {
 
 /** One vCPU, distributor and Group 1 on, PMR fully open, EOImode as given. */
 function ready(eoiSplit = false, nrVcpus = 1): VmState {
-  const vm = vmWithGic(nrVcpus);
+  const vm = cpuifVm(nrVcpus);
   gicOf(vm).enabled = true;
   for (let c = 0; c < nrVcpus; c++) {
     msr(vm, c, 'ICC_IGRPEN1_EL1', 1);
@@ -690,5 +635,5 @@ describe('state view and immer drafts', () => {
 });
 
 it('no effects were emitted by any valid access above', () => {
-  expect(effects).toEqual([]);
+  expect(fx.effects).toEqual([]);
 });

@@ -13,83 +13,29 @@ import {
   iccWrite,
   sysregOfAttr,
 } from '../../../devices/gicv3/cpuif.js';
-import { type GicCpuState, type GicState, newIrq } from '../../../devices/gicv3/state.js';
 import { REGISTER_NAMES, registerByName, sysregEncoding } from '../../../devices/names.js';
 import { EINVAL, ENOENT, ENXIO } from '../../../engine/errno.js';
-import type { Effect } from '../../../engine/events.js';
-import { newVcpu, type VmState } from '../../../engine/state.js';
+import type { VmState } from '../../../engine/state.js';
+import { cpuifVm, cpuOf, effectSink, gicOf, initedCpu } from '../../helpers/gic.js';
 
-// ---- local fixture (no registry) ----------------------------------------------------------------
+// ---- fixture (shared, test/helpers/gic.ts) ------------------------------------------------------
 
-function cpuState(): GicCpuState {
-  return {
-    irqs: Array.from({ length: 32 }, (_, i) =>
-      newIrq(i < 16 ? { enabled: true, group: 1 } : { level: true, group: 1 }),
-    ),
-    region: null,
-    slot: 0,
-    pendbaser: 0x580n,
-    enableLpis: false,
-    numPriBits: 5,
-    numIdBits: 0,
-    vmcr: { eng0: false, eng1: false, cbpr: false, eoim: false, bpr0: 0, bpr1: 0, pmr: 0 },
-    ap0r: [0, 0, 0, 0],
-    ap1r: [0, 0, 0, 0],
-    vsgiPending: Array.from({ length: 16 }, () => false),
-  };
-}
-
-function vmWithGic(nrVcpus = 1): VmState {
-  const gic: GicState = {
-    kind: 'vgic-v3',
-    initialized: true,
-    ready: true,
-    implementationRev: 3,
-    nrSpis: 32,
-    enabled: true,
-    nassgicap: false,
-    nassgireq: false,
-    propbaser: 0n,
-    distBase: 0x0800_0000,
-    regions: [],
-    hasIts: false,
-    spis: Array.from({ length: 32 }, () => newIrq({ group: 1 })),
-  };
-  const vcpus = Array.from({ length: nrVcpus }, (_, id) => {
-    const vcpu = newVcpu(id);
-    vcpu.devices.gic = cpuState();
-    return vcpu;
-  });
-  return {
-    id: 0,
-    host: 'gicv3',
-    quirks: [],
-    ipaBits: 40,
-    sdei: false,
-    dead: false,
-    vcpus,
-    ram: {},
-    mmio: [],
-    devices: { gic },
-  };
-}
-
-function sink(): { effects: Effect[]; emit(e: Effect): void } {
-  const effects: Effect[] = [];
-  return { effects, emit: (e) => effects.push(e) };
+/** One running vCPU with the distributor's EnableGrp1A set (the rest as reset and INIT leave it). */
+function vmWithGic(): VmState {
+  const vm = cpuifVm();
+  gicOf(vm).enabled = true;
+  return vm;
 }
 
 const enc = (name: string): number => registerByName(name)!.offset;
 
-function mrs(vm: VmState, name: string, fx = sink()): bigint {
+function mrs(vm: VmState, name: string, fx = effectSink()): bigint {
   return iccRead(vm, vm.vcpus[0]!, enc(name), fx);
 }
 
-function msr(vm: VmState, name: string, value: bigint, fx = sink()): void {
+function msr(vm: VmState, name: string, value: bigint, fx = effectSink()): void {
   iccWrite(vm, vm.vcpus[0]!, enc(name), value, fx);
 }
-
-const cpu0 = (vm: VmState): GicCpuState => vm.vcpus[0]!.devices.gic!;
 
 // ---- table ---------------------------------------------------------------------------------------
 
@@ -145,7 +91,7 @@ describe('guest reset values', () => {
     ['ICC_IAR0_EL1', 1023n],
     ['ICC_IAR1_EL1', 1023n],
   ])('%s reads %s', (name, expected) => {
-    const fx = sink();
+    const fx = effectSink();
     expect(mrs(vmWithGic(), name, fx)).toBe(expected);
     expect(fx.effects).toEqual([]);
   });
@@ -172,7 +118,7 @@ describe('guest write and read back', () => {
     ['ICC_AP1R0_EL1', (1n << 40n) | 5n, 5n],
   ])('%s := %s reads %s', (name, value, expected) => {
     const vm = vmWithGic();
-    const fx = sink();
+    const fx = effectSink();
     msr(vm, name, value, fx);
     expect(mrs(vm, name, fx)).toBe(expected);
     expect(fx.effects).toEqual([]);
@@ -181,7 +127,7 @@ describe('guest write and read back', () => {
   it('stores the guest CBPR and EOImode in VMCR', () => {
     const vm = vmWithGic();
     msr(vm, 'ICC_CTLR_EL1', 3n);
-    expect(cpu0(vm).vmcr).toMatchObject({ cbpr: true, eoim: true });
+    expect(cpuOf(vm).vmcr).toMatchObject({ cbpr: true, eoim: true });
   });
 
   it('with CBPR, BPR1 reads BPR0 + 1 saturated to 7 and ignores writes', () => {
@@ -191,7 +137,7 @@ describe('guest write and read back', () => {
     msr(vm, 'ICC_BPR0_EL1', 4n);
     expect(mrs(vm, 'ICC_BPR1_EL1')).toBe(5n);
     msr(vm, 'ICC_BPR1_EL1', 7n);
-    expect(cpu0(vm).vmcr.bpr1).toBe(5);
+    expect(cpuOf(vm).vmcr.bpr1).toBe(5);
     msr(vm, 'ICC_BPR0_EL1', 7n);
     expect(mrs(vm, 'ICC_BPR1_EL1')).toBe(7n);
     msr(vm, 'ICC_CTLR_EL1', 0n);
@@ -219,17 +165,17 @@ describe('UNDEFINED guest accesses', () => {
     ['ICC_AP1R2_EL1', true],
   ])('%s (write=%s) raises guest.undef', (name, write) => {
     const vm = vmWithGic();
-    const fx = sink();
-    const before = structuredClone(cpu0(vm));
+    const fx = effectSink();
+    const before = structuredClone(cpuOf(vm));
     if (write) msr(vm, name, 0xffn, fx);
     else expect(mrs(vm, name, fx)).toBe(0n);
     expect(fx.effects).toEqual([{ type: 'guest.undef', vcpu: 0, sysreg: enc(name), write }]);
-    expect(cpu0(vm)).toEqual(before);
+    expect(cpuOf(vm)).toEqual(before);
   });
 
   it('an encoding outside the table is UNDEFINED both ways', () => {
     const vm = vmWithGic();
-    const fx = sink();
+    const fx = effectSink();
     const sysreg = sysregEncoding(3, 0, 12, 10, 0);
     expect(iccRead(vm, vm.vcpus[0]!, sysreg, fx)).toBe(0n);
     iccWrite(vm, vm.vcpus[0]!, sysreg, 1n, fx);
@@ -251,7 +197,7 @@ describe('CPU_SYSREGS get/set (vgic-sys-reg-v3.c)', () => {
     ['ICC_IGRPEN0_EL1', 0n],
     ['ICC_IGRPEN1_EL1', 0n],
   ])('%s reads %s after reset (raw VMCR, no clamping)', (name, expected) => {
-    expect(cpuSysregsGet(cpuState(), enc(name))).toEqual({ rc: 0, value: expected });
+    expect(cpuSysregsGet(initedCpu(), enc(name))).toEqual({ rc: 0, value: expected });
     expect(cpuSysregsHas(enc(name))).toBe(0);
   });
 
@@ -269,13 +215,13 @@ describe('CPU_SYSREGS get/set (vgic-sys-reg-v3.c)', () => {
     ['ICC_SRE_EL1', 1n, 7n],
     ['ICC_CTLR_EL1', 0x8403n, 0x8403n],
   ])('%s := %s reads %s', (name, value, expected) => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     expect(cpuSysregsSet(cpu, enc(name), value)).toBe(0);
     expect(cpuSysregsGet(cpu, enc(name))).toEqual({ rc: 0, value: expected });
   });
 
   it('BPR1 with CBPR: get is min(BPR0 + 1, 7), set is ignored with rc 0', () => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     cpuSysregsSet(cpu, enc('ICC_BPR1_EL1'), 4n);
     cpuSysregsSet(cpu, enc('ICC_CTLR_EL1'), 0x8401n);
     cpuSysregsSet(cpu, enc('ICC_BPR0_EL1'), 7n);
@@ -290,20 +236,20 @@ describe('CPU_SYSREGS get/set (vgic-sys-reg-v3.c)', () => {
     ['SEIS unlike the host', 0xc400n],
     ['A3V unlike the host', 0x0400n],
   ])('ICC_CTLR_EL1 rejects %s with -EINVAL', (_what, image) => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     expect(cpuSysregsSet(cpu, enc('ICC_CTLR_EL1'), image | 3n)).toBe(-EINVAL);
     expect(cpu.vmcr).toMatchObject({ cbpr: false, eoim: false });
   });
 
   it('ICC_CTLR_EL1 lowers PRIbits even when a later check fails, as set_gic_ctlr does', () => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     expect(cpuSysregsSet(cpu, enc('ICC_CTLR_EL1'), 0xcb00n)).toBe(-EINVAL);
     expect(cpu.numPriBits).toBe(4);
     expect(cpuSysregsGet(cpu, enc('ICC_CTLR_EL1')).value).toBe(0x8300n);
   });
 
   it('ICC_CTLR_EL1 may lower PRIbits and then not raise it again', () => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     expect(cpuSysregsSet(cpu, enc('ICC_CTLR_EL1'), 0x8200n)).toBe(0);
     expect(cpu.numPriBits).toBe(3);
     expect(cpuSysregsSet(cpu, enc('ICC_CTLR_EL1'), 0x8400n)).toBe(-EINVAL);
@@ -317,14 +263,14 @@ describe('CPU_SYSREGS get/set (vgic-sys-reg-v3.c)', () => {
     ['ICC_AP0R3_EL1', 7, 0],
     ['ICC_AP1R0_EL1', 1, 0],
   ])('%s with %i priority bits: rc %i for get and set', (name, bits, rc) => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     cpu.numPriBits = bits;
     expect(cpuSysregsSet(cpu, enc(name), 1n)).toBe(rc);
     expect(cpuSysregsGet(cpu, enc(name)).rc).toBe(rc);
   });
 
   it('ICC_SRE_EL1 without SRE is -EINVAL; with it, ignored', () => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     expect(cpuSysregsSet(cpu, enc('ICC_SRE_EL1'), 6n)).toBe(-EINVAL);
     expect(cpuSysregsSet(cpu, enc('ICC_SRE_EL1'), 1n)).toBe(0);
     expect(cpuSysregsGet(cpu, enc('ICC_SRE_EL1')).value).toBe(7n);
@@ -339,7 +285,7 @@ describe('CPU_SYSREGS get/set (vgic-sys-reg-v3.c)', () => {
     ['ICH_VMCR_EL2 (hidden)', sysregEncoding(3, 4, 12, 11, 7)],
     ['an unallocated encoding', 0xffff],
   ])('%s: get/set -ENOENT, has -ENXIO', (_what, sysreg) => {
-    const cpu = cpuState();
+    const cpu = initedCpu();
     expect(cpuSysregsGet(cpu, sysreg)).toEqual({ rc: -ENOENT });
     expect(cpuSysregsSet(cpu, sysreg, 0n)).toBe(-ENOENT);
     expect(cpuSysregsHas(sysreg)).toBe(-ENXIO);
@@ -351,7 +297,7 @@ describe('CPU_SYSREGS get/set (vgic-sys-reg-v3.c)', () => {
 
   it('a userspace PMR of 0xFF masks like 0xF8 for the guest', () => {
     const vm = vmWithGic();
-    cpuSysregsSet(cpu0(vm), enc('ICC_PMR_EL1'), 0xffn);
+    cpuSysregsSet(cpuOf(vm), enc('ICC_PMR_EL1'), 0xffn);
     expect(mrs(vm, 'ICC_PMR_EL1')).toBe(0xf8n);
   });
 });

@@ -8,39 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { GICD_REGISTERS } from '../../../devices/gicv3/dist-registers.js';
 import { GICR_REGISTERS } from '../../../devices/gicv3/redist-registers.js';
 import { gicRegContext } from '../../../devices/gicv3/regs-common.js';
-import { initGicState, newGicCpuState, newGicState } from '../../../devices/gicv3/reset.js';
 import type { IrqState } from '../../../devices/gicv3/state.js';
 import { hasRegister, mmioRead, mmioWrite, uaccessRead, uaccessWrite } from '../../../devices/mmio-table.js';
-import type { Effect } from '../../../engine/events.js';
-import { newVcpu, type VmState } from '../../../engine/state.js';
-
-function makeVm(its: boolean, host: 'gicv3' | 'gicv4.1', nrIrqs: number): VmState {
-  const vm: VmState = {
-    id: 0,
-    host,
-    quirks: [],
-    ipaBits: 40,
-    sdei: false,
-    dead: false,
-    vcpus: [],
-    ram: {},
-    mmio: [],
-    devices: {},
-  };
-  const gic = newGicState(host);
-  gic.hasIts = its;
-  gic.nrSpis = nrIrqs - 32;
-  vm.devices.gic = gic;
-  for (let i = 0; i < 2; i++) {
-    const vcpu = newVcpu(i);
-    vcpu.devices.gic = { ...newGicCpuState(), region: 0, slot: i };
-    vm.vcpus.push(vcpu);
-  }
-  gic.regions = [{ index: 0, base: 0x080a_0000, count: 0, freeIndex: 2 }];
-  initGicState(vm, gic);
-  gic.initialized = true;
-  return vm;
-}
+import { effectSink, gicVm } from '../../helpers/gic.js';
 
 function isPlain(value: unknown): boolean {
   if (value === null) return true;
@@ -88,9 +58,8 @@ describe('random guest and userspace accesses', () => {
         fc.constantFrom(64, 96, 256, 1024),
         fc.array(access, { minLength: 1, maxLength: 40 }),
         (its, host, nrIrqs, accesses) => {
-          const vm = makeVm(its, host, nrIrqs);
-          const effects: Effect[] = [];
-          const fx = { emit: (e: Effect) => effects.push(e) };
+          const vm = gicVm({ its, host, nrIrqs });
+          const fx = effectSink();
           for (const a of accesses) {
             const ctx = gicRegContext(vm, vm.vcpus[a.vcpu]!, fx)!;
             const table = a.frame === 'gicd' ? GICD_REGISTERS : GICR_REGISTERS;
@@ -120,7 +89,7 @@ describe('random guest and userspace accesses', () => {
             expect(c.pendbaser >= 0n && c.pendbaser < 1n << 64n).toBe(true);
           }
           expect(gic.propbaser >= 0n && gic.propbaser < 1n << 64n).toBe(true);
-          expect(effects).toEqual([]);
+          expect(fx.effects).toEqual([]);
         },
       ),
       { numRuns: 300 },

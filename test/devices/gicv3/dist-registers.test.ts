@@ -12,66 +12,14 @@ import {
   distUaccessWrite,
   GICD_REGISTERS,
 } from '../../../devices/gicv3/dist-registers.js';
-import { gicRegContext } from '../../../devices/gicv3/regs-common.js';
-import { initGicState, newGicCpuState, newGicState } from '../../../devices/gicv3/reset.js';
-import type { GicState } from '../../../devices/gicv3/state.js';
-import { mmioRead, mmioWrite } from '../../../devices/mmio-table.js';
 import { EBUSY, EINVAL, ENXIO } from '../../../engine/errno.js';
-import type { Effect, HostKind } from '../../../engine/events.js';
-import { newVcpu, type VmState } from '../../../engine/state.js';
+import type { VmState } from '../../../engine/state.js';
+import { effectSink, frameAccess, type GicVmOptions, gicOf, gicVm } from '../../helpers/gic.js';
 
-interface Opts {
-  vcpus?: number;
-  nrIrqs?: number;
-  host?: HostKind;
-  quirks?: string[];
-  its?: boolean;
-  init?: boolean;
-}
+const fx = effectSink();
+const { read, write } = frameAccess(GICD_REGISTERS, fx);
 
-/** A VM with `vcpus` vCPUs and an initialised vGICv3 (no registry needed). */
-function makeVm(o: Opts = {}): VmState {
-  const vm: VmState = {
-    id: 0,
-    host: o.host ?? 'gicv3',
-    quirks: o.quirks ?? [],
-    ipaBits: 40,
-    sdei: false,
-    dead: false,
-    vcpus: [],
-    ram: {},
-    mmio: [],
-    devices: {},
-  };
-  const gic = newGicState(vm.host);
-  gic.hasIts = o.its ?? false;
-  if (o.nrIrqs) gic.nrSpis = o.nrIrqs - 32;
-  vm.devices.gic = gic;
-  for (let i = 0; i < (o.vcpus ?? 2); i++) {
-    const vcpu = newVcpu(i);
-    vcpu.devices.gic = { ...newGicCpuState(), region: 0, slot: i };
-    vm.vcpus.push(vcpu);
-  }
-  gic.regions = [{ index: 0, base: 0x080a_0000, count: 0, freeIndex: vm.vcpus.length }];
-  if (o.init ?? true) {
-    initGicState(vm, gic);
-    gic.initialized = true;
-  }
-  return vm;
-}
-
-const effects: Effect[] = [];
-const fx = { emit: (e: Effect) => effects.push(e) };
-
-function gicOf(vm: VmState): GicState {
-  return vm.devices.gic!;
-}
-function read(vm: VmState, offset: number, size = 4): bigint {
-  return mmioRead(GICD_REGISTERS, gicRegContext(vm, vm.vcpus[0]!, fx)!, offset, size);
-}
-function write(vm: VmState, offset: number, value: bigint, size = 4): void {
-  mmioWrite(GICD_REGISTERS, gicRegContext(vm, vm.vcpus[0]!, fx)!, offset, size, value);
-}
+// Userspace DIST_REGS accesses (KVM routes them through vCPU 0).
 function uget(vm: VmState, offset: number): bigint {
   const r = distUaccessRead(vm, vm.vcpus[0]!, offset, fx);
   expect(r.rc).toBe(0);
@@ -117,14 +65,14 @@ describe('reset values (guest and userspace read alike)', () => {
     ['GICD_PIDR2', 0xffe8, {}, 0x3bn],
     ['GICD_PIDR0', 0xffe0, {}, 0n],
     ['GICD_CIDR1', 0xfff4, {}, 0n],
-  ])('%s', (_name, offset, opts: Opts, expected) => {
-    const vm = makeVm(opts);
+  ])('%s', (_name, offset, opts: GicVmOptions, expected) => {
+    const vm = gicVm(opts);
     expect(read(vm, offset)).toBe(expected);
     expect(uget(vm, offset)).toBe(expected);
   });
 
   it('GICD_TYPER before NR_IRQS/INIT reports one line of 32', () => {
-    expect(read(makeVm({ init: false }), 0x0004)).toBe(0x0048_0000n);
+    expect(read(gicVm({ init: false }), 0x0004)).toBe(0x0048_0000n);
   });
 });
 
@@ -155,13 +103,13 @@ describe('guest write then read-back', () => {
     ['GICD_IROUTER40 high word is RAZ', 0x6140, 8, 0x0001_0203n, 0x6144, 4, 0n],
     ['GICD_PIDR2 is read-only', 0xffe8, 4, 0n, 0xffe8, 4, 0x3bn],
   ])('%s', (_name, wOff, wSize, value, rOff, rSize, expected) => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, wOff, value, wSize);
     expect(read(vm, rOff, rSize)).toBe(expected);
   });
 
   it('set/clear pairs: ICENABLER, ICPENDR, ICACTIVER clear only the written bits', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     for (const [set, clear] of [
       [0x0104, 0x0184],
       [0x0204, 0x0284],
@@ -176,7 +124,7 @@ describe('guest write then read-back', () => {
   });
 
   it('pending reads are is_pending: a level SPI with its line high reads pending, ICPENDR leaves the line', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0c10, 0n); // INTIDs 64.. level
     spi(vm, 64).lineLevel = true;
     expect(read(vm, 0x0208)).toBe(1n);
@@ -189,7 +137,7 @@ describe('guest write then read-back', () => {
   });
 
   it('GICD_IROUTER keeps an affinity no vCPU has (no target), and state holds Aff2.Aff1.Aff0', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x6100, 0x00ff_0001n, 8);
     expect(spi(vm, 32).mpidr).toBe(0xff_0001);
     write(vm, 0x6100, 1n, 8);
@@ -197,7 +145,7 @@ describe('guest write then read-back', () => {
   });
 
   it('GICD_CTLR: disable clears EnableGrp1A; EnableGrp0 and RWP stay 0', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0, 0x8000_0003n);
     expect(read(vm, 0)).toBe(0x52n);
     write(vm, 0, 0n);
@@ -206,17 +154,17 @@ describe('guest write then read-back', () => {
   });
 
   it('IIDR revision 2 keeps IGROUPR writable (groups configurable since revision 2)', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(uset(vm, 0x0008, 0x4b00_243bn)).toBe(0);
     write(vm, 0x0084, 0n);
     expect(read(vm, 0x0084)).toBe(0n);
   });
 
   it('no handler emits an effect (KVM logs nothing on these paths)', () => {
-    const vm = makeVm();
-    effects.length = 0;
+    const vm = gicVm();
+    fx.effects.length = 0;
     for (let off = 0; off < 0x1000; off += 4) write(vm, off, 0xffff_ffffn);
-    expect(effects).toEqual([]);
+    expect(fx.effects).toEqual([]);
   });
 });
 
@@ -236,7 +184,7 @@ describe('RAZ/WI private slice of shared per-IRQ registers', () => {
     ['GICD_IGRPMODR0', 0x0d00, 4],
     ['GICD_IROUTER31', 0x60f8, 8],
   ])('%s reads 0 and ignores writes from guest and userspace', (_name, offset, size) => {
-    const vm = makeVm();
+    const vm = gicVm();
     const before = structuredClone(vm);
     expect(read(vm, offset, size)).toBe(0n);
     write(vm, offset, 0xffff_ffff_ffff_ffffn, size);
@@ -269,7 +217,7 @@ describe('bad widths and misalignment are RAZ/WI, never a throw', () => {
     ['past the frame', 0x1_0000, 4],
     ['straddling the frame end', 0xfffc, 8],
   ])('%s', (_name, offset, size) => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0104, 0xffff_ffffn); // something non-zero to read back
     write(vm, 0x0420, 0xf8f8_f8f8n);
     write(vm, 0x6100, 1n, 8);
@@ -281,7 +229,7 @@ describe('bad widths and misalignment are RAZ/WI, never a throw', () => {
   });
 
   it('userspace offsets that are misaligned read 0 and ignore writes, rc 0', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0104, 0xffff_ffffn);
     expect(uget(vm, 0x0105)).toBe(0n);
     expect(uset(vm, 0x0106, 0n)).toBe(0);
@@ -300,7 +248,7 @@ describe('INTIDs beyond nr_spis', () => {
     ['GICD_IROUTER64', 0x6200, 8],
     ['GICD_IROUTER1019 high', 0x7fdc, 4],
   ])('%s is RAZ/WI with 64 IRQs and has_attr says -ENXIO', (_name, offset, size) => {
-    const vm = makeVm({ nrIrqs: 64 });
+    const vm = gicVm({ nrIrqs: 64 });
     const before = structuredClone(vm);
     write(vm, offset, 0xffff_ffff_ffff_ffffn, size);
     expect(read(vm, offset, size)).toBe(0n);
@@ -309,7 +257,7 @@ describe('INTIDs beyond nr_spis', () => {
   });
 
   it('the last SPI word still works (INTID 63)', () => {
-    const vm = makeVm({ nrIrqs: 64 });
+    const vm = gicVm({ nrIrqs: 64 });
     write(vm, 0x0104, 0x8000_0000n);
     expect(spi(vm, 63).enabled).toBe(true);
     write(vm, 0x61f8, 0x3n, 8);
@@ -317,7 +265,7 @@ describe('INTIDs beyond nr_spis', () => {
   });
 
   it('before INIT (nr_spis 0) every SPI register is a hole', () => {
-    const vm = makeVm({ init: false });
+    const vm = gicVm({ init: false });
     expect(distHasRegister(vm, vm.vcpus[0]!, 0x0104)).toBe(-ENXIO);
     expect(read(vm, 0x0c08)).toBe(0n);
     expect(distHasRegister(vm, vm.vcpus[0]!, 0x0008)).toBe(0);
@@ -341,7 +289,7 @@ describe('has_attr (DIST_REGS)', () => {
     [0xffe8, 0],
     [0xffcc, -ENXIO],
   ])('offset 0x%s → %d', (offset, rc) => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(distHasRegister(vm, vm.vcpus[0]!, offset)).toBe(rc);
   });
 });
@@ -356,7 +304,7 @@ describe('userspace (DIST_REGS) semantics', () => {
     ['another product', 0x4a00_343bn, -EINVAL, 3],
     ['a variant', 0x4b01_343bn, -EINVAL, 3],
   ])('GICD_IIDR set to %s', (_what, value, rc, rev) => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(uset(vm, 0x0008, value)).toBe(rc);
     expect(gicOf(vm).implementationRev).toBe(rev);
     expect(uget(vm, 0x0008)).toBe(BigInt((0x4b00_043b | (rev << 12)) >>> 0));
@@ -372,20 +320,20 @@ describe('userspace (DIST_REGS) semantics', () => {
     ['gicv4.1 after INIT, unchanged', 'gicv4.1', true, 0x100n, 0, true],
     ['gicv3 after INIT, other bits', 'gicv3', true, 0x1n, -EBUSY, false],
   ] as const)('GICD_TYPER2 (6.17+): %s', (_what, host, init, value, rc, cap) => {
-    const vm = makeVm({ host, init });
+    const vm = gicVm({ host, init });
     expect(uset(vm, 0x000c, value)).toBe(rc);
     expect(gicOf(vm).nassgicap).toBe(cap);
   });
 
   it('GICD_TYPER2: nASSGIcap can be given back before INIT on a GICv4.1 host', () => {
-    const vm = makeVm({ host: 'gicv4.1', init: false });
+    const vm = gicVm({ host: 'gicv4.1', init: false });
     expect(uset(vm, 0x000c, 0n)).toBe(0);
     expect(uset(vm, 0x000c, 0x100n)).toBe(0);
     expect(gicOf(vm).nassgicap).toBe(true);
   });
 
   it('GICD_CTLR: a plain store, nASSGIreq masked without vSGI support', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(uset(vm, 0, 0x102n)).toBe(0);
     expect(uget(vm, 0)).toBe(0x52n);
     expect(uset(vm, 0, 0n)).toBe(0);
@@ -397,13 +345,13 @@ describe('userspace (DIST_REGS) semantics', () => {
     ['GICD_STATUSR', 0x0010, 0n, 0xffff_ffffn],
     ['GICD_PIDR2', 0xffe8, 0n, 0x3bn],
   ])('%s ignores userspace writes with rc 0', (_name, offset, value, after) => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(uset(vm, offset, value)).toBe(0);
     expect(uget(vm, offset)).toBe(after);
   });
 
   it('ISPENDR get returns the latch only: a level SPI with its line high reads 0', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0c10, 0n);
     spi(vm, 64).lineLevel = true;
     expect(read(vm, 0x0208) & 1n).toBe(1n);
@@ -413,7 +361,7 @@ describe('userspace (DIST_REGS) semantics', () => {
   });
 
   it('ISPENDR set assigns the latch (0s clear) whatever the config', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0c10, 0n); // level
     expect(uset(vm, 0x0208, 0x5n)).toBe(0);
     expect(spi(vm, 64).pendingLatch).toBe(true);
@@ -424,7 +372,7 @@ describe('userspace (DIST_REGS) semantics', () => {
   });
 
   it('ICPENDR is RAZ/WI for userspace', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0204, 0xffn);
     expect(uget(vm, 0x0284)).toBe(0n);
     expect(uset(vm, 0x0284, 0xffff_ffffn)).toBe(0);
@@ -439,14 +387,14 @@ describe('userspace (DIST_REGS) semantics', () => {
     ['GICD_ICFGR2', 0x0c08, 0x0c08, 0x8n],
     ['GICD_IROUTER32 low', 0x6100, 0x6100, 0x1n],
   ])('%s: userspace writes as the guest does', (_name, wOff, rOff, value) => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(uset(vm, wOff, value)).toBe(0);
     expect(uget(vm, rOff)).toBe(value);
     expect(read(vm, rOff)).toBe(value);
   });
 
   it('ICACTIVER set from userspace clears', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0304, 0x3n);
     expect(uset(vm, 0x0384, 0x1n)).toBe(0);
     expect(uget(vm, 0x0304)).toBe(0x2n);
@@ -455,7 +403,7 @@ describe('userspace (DIST_REGS) semantics', () => {
 
 describe('kernel quirk uaccess-ispendr-guest-view', () => {
   it('get returns latch OR line; set is write-1-to-set', () => {
-    const vm = makeVm({ quirks: ['uaccess-ispendr-guest-view'] });
+    const vm = gicVm({ quirks: ['uaccess-ispendr-guest-view'] });
     write(vm, 0x0c10, 0n);
     spi(vm, 64).lineLevel = true;
     expect(uget(vm, 0x0208) & 1n).toBe(1n);
@@ -466,7 +414,7 @@ describe('kernel quirk uaccess-ispendr-guest-view', () => {
   });
 
   it('without the quirk the same writes lose the latch of INTID 65', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0208, 0x2n);
     expect(uset(vm, 0x0208, 0x4n)).toBe(0);
     expect(spi(vm, 65).pendingLatch).toBe(false);
@@ -475,7 +423,7 @@ describe('kernel quirk uaccess-ispendr-guest-view', () => {
 
 describe('the registry MMIO handler', () => {
   it('reads and writes through an MmioAccess', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     const region = { base: 0x0800_0000, size: 0x1_0000, handler: 'gicd', index: 0 };
     const ctx = { ...fx } as never;
     distMmioHandler.write({ vm, vcpu: vm.vcpus[1]!, region, offset: 0x0104, size: 4 }, 0x1n, ctx);
@@ -484,7 +432,7 @@ describe('the registry MMIO handler', () => {
   });
 
   it('reads 0 for a VM without a vGIC', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     delete vm.devices.gic;
     const region = { base: 0x0800_0000, size: 0x1_0000, handler: 'gicd', index: 0 };
     expect(distMmioHandler.read({ vm, vcpu: vm.vcpus[0]!, region, offset: 0, size: 4 }, fx as never)).toBe(

@@ -16,56 +16,13 @@ import {
   sanitisePendbaser,
   sanitisePropbaser,
 } from '../../../devices/gicv3/redist-registers.js';
-import { gicRegContext, type LpiHooks } from '../../../devices/gicv3/regs-common.js';
-import { initGicState, newGicCpuState, newGicState } from '../../../devices/gicv3/reset.js';
-import type { GicState, RedistRegion } from '../../../devices/gicv3/state.js';
-import { mmioRead, mmioWrite } from '../../../devices/mmio-table.js';
+import type { LpiHooks } from '../../../devices/gicv3/regs-common.js';
 import { ENXIO } from '../../../engine/errno.js';
-import type { Effect, HostKind } from '../../../engine/events.js';
-import { newVcpu, type VmState } from '../../../engine/state.js';
+import type { VmState } from '../../../engine/state.js';
+import { cpuOf, effectSink, frameAccess, gicOf, gicVm } from '../../helpers/gic.js';
 
-interface Opts {
-  vcpus?: number;
-  host?: HostKind;
-  quirks?: string[];
-  its?: boolean;
-  /** Region layout; default one legacy region holding every vCPU in order. */
-  regions?: RedistRegion[];
-  /** [region, slot] per vCPU; default region 0, slot = position. */
-  placement?: ([number, number] | null)[];
-}
-
-function makeVm(o: Opts = {}): VmState {
-  const vm: VmState = {
-    id: 0,
-    host: o.host ?? 'gicv3',
-    quirks: o.quirks ?? [],
-    ipaBits: 40,
-    sdei: false,
-    dead: false,
-    vcpus: [],
-    ram: {},
-    mmio: [],
-    devices: {},
-  };
-  const gic = newGicState(vm.host);
-  gic.hasIts = o.its ?? false;
-  vm.devices.gic = gic;
-  const n = o.vcpus ?? 2;
-  for (let i = 0; i < n; i++) {
-    const vcpu = newVcpu(i);
-    const place: [number, number] | null = o.placement ? (o.placement[i] ?? null) : [0, i];
-    vcpu.devices.gic = { ...newGicCpuState(), region: place ? place[0] : null, slot: place ? place[1] : 0 };
-    vm.vcpus.push(vcpu);
-  }
-  gic.regions = o.regions ?? [{ index: 0, base: 0x080a_0000, count: 0, freeIndex: n }];
-  initGicState(vm, gic);
-  gic.initialized = true;
-  return vm;
-}
-
-const effects: Effect[] = [];
-const fx = { emit: (e: Effect) => effects.push(e) };
+const fx = effectSink();
+// What the redistributor asked the (absent) ITS to do, in order.
 const calls: string[] = [];
 const hooks: LpiHooks = {
   enableLpis: (_vm, vcpu) => calls.push(`enable ${vcpu.id}`),
@@ -74,15 +31,8 @@ const hooks: LpiHooks = {
   invalidateAll: (_vm, vcpu) => calls.push(`invall ${vcpu.id}`),
 };
 
-function gicOf(vm: VmState): GicState {
-  return vm.devices.gic!;
-}
-function read(vm: VmState, offset: number, size = 4, k = 0): bigint {
-  return mmioRead(GICR_REGISTERS, gicRegContext(vm, vm.vcpus[k]!, fx, hooks)!, offset, size);
-}
-function write(vm: VmState, offset: number, value: bigint, size = 4, k = 0): void {
-  mmioWrite(GICR_REGISTERS, gicRegContext(vm, vm.vcpus[k]!, fx, hooks)!, offset, size, value);
-}
+const { read, write } = frameAccess(GICR_REGISTERS, fx, hooks);
+
 function uget(vm: VmState, offset: number, k = 0): bigint {
   const r = redistUaccessRead(vm, vm.vcpus[k]!, offset, fx, hooks);
   expect(r.rc).toBe(0);
@@ -91,10 +41,6 @@ function uget(vm: VmState, offset: number, k = 0): bigint {
 function uset(vm: VmState, offset: number, value: bigint, k = 0): number {
   return redistUaccessWrite(vm, vm.vcpus[k]!, offset, value, fx, hooks);
 }
-function cpu(vm: VmState, k = 0) {
-  return vm.vcpus[k]!.devices.gic!;
-}
-
 const SGI = 0x1_0000;
 
 describe('reset values (guest and userspace read alike)', () => {
@@ -128,7 +74,7 @@ describe('reset values (guest and userspace read alike)', () => {
     ['SGI-frame hole (GICR_IGROUPR1 position)', SGI + 0x0084, 4, 0n],
     ['SGI-frame PIDR2 position (hole)', SGI + 0xffe8, 4, 0n],
   ])('%s', (_name, offset, size, expected) => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(read(vm, offset, size)).toBe(expected);
     if (size === 4) expect(uget(vm, offset)).toBe(expected);
     else {
@@ -138,7 +84,7 @@ describe('reset values (guest and userspace read alike)', () => {
   });
 
   it('GICR_CTLR reads 0 with IIDR revision 2', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     gicOf(vm).implementationRev = 2;
     expect(read(vm, 0)).toBe(0n);
   });
@@ -146,7 +92,7 @@ describe('reset values (guest and userspace read alike)', () => {
 
 describe('GICR_TYPER', () => {
   it('Affinity, ProcessorNumber, PLPIS, and 32-bit halves', () => {
-    const vm = makeVm({ vcpus: 20, its: true });
+    const vm = gicVm({ vcpus: 20, its: true });
     const typer = (0x0000_0103n << 32n) | (19n << 8n) | 0x10n | 0x1n; // vCPU 19: Aff1 1, Aff0 3, last
     expect(read(vm, 0x0008, 8, 19)).toBe(typer);
     expect(read(vm, 0x0008, 4, 19)).toBe(typer & 0xffff_ffffn);
@@ -155,13 +101,13 @@ describe('GICR_TYPER', () => {
   });
 
   it('Aff3 is not reported', () => {
-    const vm = makeVm({ vcpus: 1 });
+    const vm = gicVm({ vcpus: 1 });
     vm.vcpus[0]!.affinity = 0x0102_0304;
     expect(read(vm, 0x000c)).toBe(0x02_0304n);
   });
 
   it('writes are ignored, userspace rc 0', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0008, 0xffff_ffff_ffff_ffffn, 8);
     expect(uset(vm, 0x0008, 0xffff_ffffn)).toBe(0);
     expect(read(vm, 0x0008, 8, 1)).toBe((1n << 32n) | (1n << 8n) | 0x10n);
@@ -241,7 +187,7 @@ describe('GICR_TYPER', () => {
     ],
     ['an unplaced vCPU', 2, [{ index: 0, base: B, count: 0, freeIndex: 1 }], [[0, 0], null], [true, false]],
   ] as const)('Last: %s', (_what, n, regions, placement, last) => {
-    const vm = makeVm({
+    const vm = gicVm({
       vcpus: n,
       regions: regions.map((r) => ({ ...r })),
       ...(placement ? { placement: placement.map((p) => (p ? [p[0], p[1]] : null)) } : {}),
@@ -254,7 +200,7 @@ describe('GICR_TYPER', () => {
 
 describe('GICR_CTLR and the LPI hooks', () => {
   it('ignored without an ITS', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     calls.length = 0;
     write(vm, 0, 1n);
     expect(read(vm, 0)).toBe(0x6n);
@@ -262,7 +208,7 @@ describe('GICR_CTLR and the LPI hooks', () => {
   });
 
   it('EnableLPIs moves 0→1→0 with an ITS, calling the hooks once each; CES/IR/RWP are read-only', () => {
-    const vm = makeVm({ its: true });
+    const vm = gicVm({ its: true });
     calls.length = 0;
     write(vm, 0, 0xfn, 4, 1);
     expect(read(vm, 0, 4, 1)).toBe(0x7n);
@@ -271,11 +217,11 @@ describe('GICR_CTLR and the LPI hooks', () => {
     expect(read(vm, 0, 4, 1)).toBe(0x6n);
     write(vm, 0, 0n, 4, 1);
     expect(calls).toEqual(['enable 1', 'disable 1']);
-    expect(cpu(vm, 0).enableLpis).toBe(false);
+    expect(cpuOf(vm, 0).enableLpis).toBe(false);
   });
 
   it('INVLPIR/INVALLR reach the hooks only with LPIs on, low word, LPI INTIDs', () => {
-    const vm = makeVm({ its: true });
+    const vm = gicVm({ its: true });
     calls.length = 0;
     write(vm, 0x00a0, 8192n, 8);
     write(vm, 0x00b0, 0n, 8);
@@ -313,14 +259,14 @@ describe('GICR_PROPBASER / GICR_PENDBASER', () => {
   });
 
   it('PROPBASER is one value for the VM, written through any redistributor', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0070, 0x4001_0f8fn, 8, 1);
     expect(read(vm, 0x0070, 8, 0)).toBe(0x4001_0f8fn);
     expect(gicOf(vm).propbaser).toBe(0x4001_0f8fn);
   });
 
   it('32-bit halves update only the addressed half, each sanitised', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0070, 0x4001_0380n, 4);
     write(vm, 0x0074, 0x0000_0012n, 4);
     expect(read(vm, 0x0070, 8)).toBe(0x0000_0012_4001_0380n);
@@ -330,7 +276,7 @@ describe('GICR_PROPBASER / GICR_PENDBASER', () => {
   });
 
   it('PROPBASER writes are ignored while THIS vCPU has EnableLPIs, not while another does', () => {
-    const vm = makeVm({ its: true });
+    const vm = gicVm({ its: true });
     write(vm, 0, 1n, 4, 0);
     write(vm, 0x0070, 0x4001_0780n, 8, 0);
     expect(gicOf(vm).propbaser).toBe(0n);
@@ -339,7 +285,7 @@ describe('GICR_PROPBASER / GICR_PENDBASER', () => {
   });
 
   it('PENDBASER writes are ignored while EnableLPIs', () => {
-    const vm = makeVm({ its: true });
+    const vm = gicVm({ its: true });
     write(vm, 0x0078, 0x5000_0780n, 8);
     write(vm, 0, 1n);
     write(vm, 0x0078, 0x6000_0780n, 8);
@@ -348,22 +294,22 @@ describe('GICR_PROPBASER / GICR_PENDBASER', () => {
   });
 
   it('PENDBASER is per vCPU', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0078, 0x5000_0780n, 8, 1);
     expect(read(vm, 0x0078, 8, 0)).toBe(0x580n);
     expect(read(vm, 0x0078, 8, 1)).toBe(0x5000_0780n);
   });
 
   it('PTZ is stored but reads 0, for guest and userspace', () => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, 0x0078, (1n << 62n) | 0x5000_0780n, 8);
-    expect(cpu(vm).pendbaser).toBe((1n << 62n) | 0x5000_0780n);
+    expect(cpuOf(vm).pendbaser).toBe((1n << 62n) | 0x5000_0780n);
     expect(read(vm, 0x0078, 8)).toBe(0x5000_0780n);
     expect(uget(vm, 0x007c)).toBe(0n);
   });
 
   it('quirk pendbaser-ptz-readable: PTZ reads back as written', () => {
-    const vm = makeVm({ quirks: ['pendbaser-ptz-readable'] });
+    const vm = gicVm({ quirks: ['pendbaser-ptz-readable'] });
     expect(uset(vm, 0x007c, 0x4000_0000n)).toBe(0);
     expect(read(vm, 0x0078, 8)).toBe((1n << 62n) | 0x580n);
     expect(uget(vm, 0x007c)).toBe(0x4000_0000n);
@@ -387,22 +333,22 @@ describe('SGI_base frame: guest write then read-back', () => {
     ['GICR_WAKER is RAZ/WI', 0x0014, 4, 0x2n, 0x0014, 0n],
     ['GICR_IIDR is read-only', 0x0004, 4, 0n, 0x0004, 0x4b00_043bn],
   ])('%s', (_name, wOff, wSize, value, rOff, expected) => {
-    const vm = makeVm();
+    const vm = gicVm();
     write(vm, wOff, value, wSize);
     expect(read(vm, rOff)).toBe(expected);
   });
 
   it('a frame addresses its own vCPU only', () => {
-    const vm = makeVm({ vcpus: 3 });
+    const vm = gicVm({ vcpus: 3 });
     write(vm, SGI + 0x0200, 0x1n, 4, 2);
-    expect(cpu(vm, 2).irqs[0]!.pendingLatch).toBe(true);
-    expect(cpu(vm, 0).irqs[0]!.pendingLatch).toBe(false);
+    expect(cpuOf(vm, 2).irqs[0]!.pendingLatch).toBe(true);
+    expect(cpuOf(vm, 0).irqs[0]!.pendingLatch).toBe(false);
     expect(read(vm, SGI + 0x0200, 4, 1)).toBe(0n);
   });
 
   it('userspace ISPENDR0 is the latch, ICPENDR0 RAZ/WI', () => {
-    const vm = makeVm();
-    cpu(vm).irqs[20]!.lineLevel = true; // a PPI (level) with its line high
+    const vm = gicVm();
+    cpuOf(vm).irqs[20]!.lineLevel = true; // a PPI (level) with its line high
     expect(read(vm, SGI + 0x0200)).toBe(1n << 20n);
     expect(uget(vm, SGI + 0x0200)).toBe(0n);
     expect(uset(vm, SGI + 0x0200, 0x3n)).toBe(0);
@@ -410,7 +356,7 @@ describe('SGI_base frame: guest write then read-back', () => {
     expect(uset(vm, SGI + 0x0280, 0xffff_ffffn)).toBe(0);
     expect(uget(vm, SGI + 0x0200)).toBe(0x3n);
     expect(uset(vm, SGI + 0x0200, 0x2n)).toBe(0);
-    expect(cpu(vm).irqs[0]!.pendingLatch).toBe(false);
+    expect(cpuOf(vm).irqs[0]!.pendingLatch).toBe(false);
   });
 });
 
@@ -429,7 +375,7 @@ describe('bad widths and misalignment are RAZ/WI', () => {
     ['GICR_ICFGR0 doubleword', SGI + 0x0c00, 8],
     ['past the frames', 0x2_0000, 4],
   ])('%s', (_name, offset, size) => {
-    const vm = makeVm({ its: true });
+    const vm = gicVm({ its: true });
     write(vm, 0x0078, 0x5000_0780n, 8);
     const before = structuredClone(vm);
     expect(read(vm, offset, size)).toBe(0n);
@@ -453,14 +399,14 @@ describe('bad widths and misalignment are RAZ/WI', () => {
     [SGI + 0x0c08, -ENXIO],
     [SGI + 0x0e00, 0],
   ])('has_attr at %d → %d', (offset, rc) => {
-    const vm = makeVm();
+    const vm = gicVm();
     expect(redistHasRegister(vm, vm.vcpus[0]!, offset)).toBe(rc);
   });
 });
 
 describe('frames and placement helpers', () => {
   it('redistVcpuAt and redistFrameBase follow region/slot', () => {
-    const vm = makeVm({
+    const vm = gicVm({
       vcpus: 3,
       regions: [
         { index: 0, base: 0x0100_0000, count: 1, freeIndex: 1 },
@@ -474,16 +420,16 @@ describe('frames and placement helpers', () => {
     });
     expect(redistVcpuAt(vm, 1, 1)?.id).toBe(2);
     expect(redistVcpuAt(vm, 0, 1)).toBeUndefined();
-    expect(redistFrameBase(gicOf(vm), cpu(vm, 2))).toBe(0x0202_0000);
+    expect(redistFrameBase(gicOf(vm), cpuOf(vm, 2))).toBe(0x0202_0000);
   });
 
   it('the registry handler picks the vCPU from region.index, not from the accessor', () => {
-    const vm = makeVm({ vcpus: 2 });
+    const vm = gicVm({ vcpus: 2 });
     const handler = makeRedistMmioHandler(hooks);
     const region = { base: 0x080c_0000, size: 0x2_0000, handler: 'gicr', index: 1 };
     handler.write({ vm, vcpu: vm.vcpus[0]!, region, offset: SGI + 0x0200, size: 4 }, 0x4n, fx as never);
-    expect(cpu(vm, 1).irqs[2]!.pendingLatch).toBe(true);
-    expect(cpu(vm, 0).irqs[2]!.pendingLatch).toBe(false);
+    expect(cpuOf(vm, 1).irqs[2]!.pendingLatch).toBe(true);
+    expect(cpuOf(vm, 0).irqs[2]!.pendingLatch).toBe(false);
     expect(handler.read({ vm, vcpu: vm.vcpus[0]!, region, offset: 0x000c, size: 4 }, fx as never)).toBe(1n);
     const stray = { ...region, index: 7 };
     expect(

@@ -10,60 +10,23 @@ import {
   redistUaccessRead,
   redistUaccessWrite,
 } from '../../../devices/gicv3/redist-registers.js';
-import { gicRegContext } from '../../../devices/gicv3/regs-common.js';
-import { initGicState, newGicCpuState, newGicState } from '../../../devices/gicv3/reset.js';
+import { NO_EFFECTS } from '../../../devices/gicv3/regs-common.js';
 import { configureVsgis, disableVsgis, enableVsgis } from '../../../devices/gicv3/vsgi.js';
-import { mmioRead, mmioWrite } from '../../../devices/mmio-table.js';
-import type { Effect, HostKind } from '../../../engine/events.js';
-import { newVcpu, type VmState } from '../../../engine/state.js';
+import type { HostKind } from '../../../engine/events.js';
+import type { VmState } from '../../../engine/state.js';
+import { cpuOf, frameAccess, gicVm } from '../../helpers/gic.js';
 
-function makeVm(host: HostKind = 'gicv4.1', quirks: string[] = []): VmState {
-  const vm: VmState = {
-    id: 0,
-    host,
-    quirks,
-    ipaBits: 40,
-    sdei: false,
-    dead: false,
-    vcpus: [],
-    ram: {},
-    mmio: [],
-    devices: {},
-  };
-  const gic = newGicState(host);
-  vm.devices.gic = gic;
-  for (let i = 0; i < 2; i++) {
-    const vcpu = newVcpu(i);
-    vcpu.devices.gic = { ...newGicCpuState(), region: 0, slot: i };
-    vm.vcpus.push(vcpu);
-  }
-  gic.regions = [{ index: 0, base: 0x080a_0000, count: 0, freeIndex: 2 }];
-  initGicState(vm, gic);
-  gic.initialized = true;
-  gic.ready = true;
-  return vm;
-}
+/** Two vCPUs on a GICv4.1 host by default, past INIT and first run. */
+const makeVm = (host: HostKind = 'gicv4.1', quirks: string[] = []): VmState =>
+  gicVm({ host, quirks, ready: true });
 
-const fx = { emit: (_e: Effect) => {} };
 const SGI = 0x1_0000;
+const fx = NO_EFFECTS;
+const gicd = frameAccess(GICD_REGISTERS, fx);
+const gicr = frameAccess(GICR_REGISTERS, fx);
 
-function dwrite(vm: VmState, offset: number, value: bigint): void {
-  mmioWrite(GICD_REGISTERS, gicRegContext(vm, vm.vcpus[0]!, fx)!, offset, 4, value);
-}
-function dread(vm: VmState, offset: number): bigint {
-  return mmioRead(GICD_REGISTERS, gicRegContext(vm, vm.vcpus[0]!, fx)!, offset, 4);
-}
-function rwrite(vm: VmState, offset: number, value: bigint, k = 0): void {
-  mmioWrite(GICR_REGISTERS, gicRegContext(vm, vm.vcpus[k]!, fx)!, offset, 4, value);
-}
-function rread(vm: VmState, offset: number, k = 0): bigint {
-  return mmioRead(GICR_REGISTERS, gicRegContext(vm, vm.vcpus[k]!, fx)!, offset, 4);
-}
-function cpu(vm: VmState, k = 0) {
-  return vm.vcpus[k]!.devices.gic!;
-}
 function hwSgis(vm: VmState, k = 0): boolean[] {
-  return cpu(vm, k)
+  return cpuOf(vm, k)
     .irqs.slice(0, 16)
     .map((irq) => irq.hw);
 }
@@ -83,8 +46,8 @@ describe('GICD_CTLR.nASSGIreq latching (guest)', () => {
     expect(distUaccessWrite(vm, vm.vcpus[0]!, 0, initial, fx)).toBe(0);
     // userspace stores without moving SGIs; first run applies it
     configureVsgis(vm, vm.devices.gic!);
-    dwrite(vm, 0, value);
-    expect(dread(vm, 0)).toBe(after);
+    gicd.write(vm, 0, value);
+    expect(gicd.read(vm, 0)).toBe(after);
     expect(hwSgis(vm, 0).every((h) => h === hw)).toBe(true);
     expect(hwSgis(vm, 1).every((h) => h === hw)).toBe(true);
   });
@@ -92,29 +55,29 @@ describe('GICD_CTLR.nASSGIreq latching (guest)', () => {
   it('nASSGIcap cleared by userspace before INIT masks nASSGIreq on a GICv4.1 host', () => {
     const vm = makeVm();
     vm.devices.gic!.nassgicap = false;
-    dwrite(vm, 0, 0x100n);
-    expect(dread(vm, 0)).toBe(0x50n);
+    gicd.write(vm, 0, 0x100n);
+    expect(gicd.read(vm, 0)).toBe(0x50n);
     expect(distUaccessWrite(vm, vm.vcpus[0]!, 0, 0x100n, fx)).toBe(0);
-    expect(dread(vm, 0)).toBe(0x50n);
+    expect(gicd.read(vm, 0)).toBe(0x50n);
   });
 
   it('userspace GICD_CTLR stores nASSGIreq without moving SGIs (the switch happens at first run)', () => {
     const vm = makeVm();
-    cpu(vm).irqs[3]!.pendingLatch = true;
+    cpuOf(vm).irqs[3]!.pendingLatch = true;
     expect(distUaccessWrite(vm, vm.vcpus[0]!, 0, 0x102n, fx)).toBe(0);
     expect(vm.devices.gic!.nassgireq).toBe(true);
     expect(hwSgis(vm).some((h) => h)).toBe(false);
     configureVsgis(vm, vm.devices.gic!);
     expect(hwSgis(vm).every((h) => h)).toBe(true);
-    expect(cpu(vm).vsgiPending[3]).toBe(true);
-    expect(cpu(vm).irqs[3]!.pendingLatch).toBe(false);
+    expect(cpuOf(vm).vsgiPending[3]).toBe(true);
+    expect(cpuOf(vm).irqs[3]!.pendingLatch).toBe(false);
   });
 });
 
 describe('moving SGIs to and from the vPE', () => {
   it('enable moves latches into the store, disable moves them back; PPIs untouched', () => {
     const vm = makeVm();
-    const c = cpu(vm);
+    const c = cpuOf(vm);
     c.irqs[1]!.pendingLatch = true;
     c.irqs[20]!.pendingLatch = true;
     enableVsgis(c);
@@ -134,48 +97,48 @@ describe('moving SGIs to and from the vPE', () => {
 
   it('guest pending and active accesses to hw SGIs', () => {
     const vm = makeVm();
-    dwrite(vm, 0, 0x102n);
-    rwrite(vm, SGI + 0x0200, 0x0001_0009n); // SGIs 0, 3 and PPI 16
-    expect(cpu(vm).vsgiPending.slice(0, 4)).toEqual([true, false, false, true]);
-    expect(cpu(vm).irqs[0]!.pendingLatch).toBe(false);
-    expect(cpu(vm).irqs[16]!.pendingLatch).toBe(true);
-    expect(rread(vm, SGI + 0x0200)).toBe(0x0001_0009n);
-    rwrite(vm, SGI + 0x0280, 0x1n);
-    expect(rread(vm, SGI + 0x0200)).toBe(0x0001_0008n);
-    rwrite(vm, SGI + 0x0300, 0x0001_0001n);
-    expect(rread(vm, SGI + 0x0300)).toBe(0x0001_0000n);
-    rwrite(vm, SGI + 0x0400, 0xffn); // priority and enable stay on the IRQ
-    expect(cpu(vm).irqs[0]!.priority).toBe(0xf8);
+    gicd.write(vm, 0, 0x102n);
+    gicr.write(vm, SGI + 0x0200, 0x0001_0009n); // SGIs 0, 3 and PPI 16
+    expect(cpuOf(vm).vsgiPending.slice(0, 4)).toEqual([true, false, false, true]);
+    expect(cpuOf(vm).irqs[0]!.pendingLatch).toBe(false);
+    expect(cpuOf(vm).irqs[16]!.pendingLatch).toBe(true);
+    expect(gicr.read(vm, SGI + 0x0200)).toBe(0x0001_0009n);
+    gicr.write(vm, SGI + 0x0280, 0x1n);
+    expect(gicr.read(vm, SGI + 0x0200)).toBe(0x0001_0008n);
+    gicr.write(vm, SGI + 0x0300, 0x0001_0001n);
+    expect(gicr.read(vm, SGI + 0x0300)).toBe(0x0001_0000n);
+    gicr.write(vm, SGI + 0x0400, 0xffn); // priority and enable stay on the IRQ
+    expect(cpuOf(vm).irqs[0]!.priority).toBe(0xf8);
   });
 
   it('disabling via GICD_CTLR brings HW pending back into the latch', () => {
     const vm = makeVm();
-    dwrite(vm, 0, 0x100n);
-    rwrite(vm, SGI + 0x0200, 0x4n, 1);
-    dwrite(vm, 0, 0n);
-    expect(cpu(vm, 1).irqs[2]!.pendingLatch).toBe(true);
-    expect(cpu(vm, 1).irqs[2]!.hw).toBe(false);
-    expect(rread(vm, SGI + 0x0200, 1)).toBe(0x4n);
+    gicd.write(vm, 0, 0x100n);
+    gicr.write(vm, SGI + 0x0200, 0x4n, 4, 1);
+    gicd.write(vm, 0, 0n);
+    expect(cpuOf(vm, 1).irqs[2]!.pendingLatch).toBe(true);
+    expect(cpuOf(vm, 1).irqs[2]!.hw).toBe(false);
+    expect(gicr.read(vm, SGI + 0x0200, 4, 1)).toBe(0x4n);
   });
 });
 
 describe('userspace pending state of hw SGIs (save/restore)', () => {
   it('get returns the vPE pending state; set goes to the vPE and leaves the latch 0', () => {
     const vm = makeVm();
-    dwrite(vm, 0, 0x100n);
-    rwrite(vm, SGI + 0x0200, 0x2n);
+    gicd.write(vm, 0, 0x100n);
+    gicr.write(vm, SGI + 0x0200, 0x2n);
     expect(redistUaccessRead(vm, vm.vcpus[0]!, SGI + 0x0200, fx)).toEqual({ rc: 0, value: 0x2n });
     expect(redistUaccessWrite(vm, vm.vcpus[0]!, SGI + 0x0200, 0x0001_0004n, fx)).toBe(0);
-    expect(cpu(vm).vsgiPending.slice(0, 3)).toEqual([false, false, true]);
-    expect(cpu(vm).irqs[2]!.pendingLatch).toBe(false);
-    expect(cpu(vm).irqs[16]!.pendingLatch).toBe(true);
+    expect(cpuOf(vm).vsgiPending.slice(0, 3)).toEqual([false, false, true]);
+    expect(cpuOf(vm).irqs[2]!.pendingLatch).toBe(false);
+    expect(cpuOf(vm).irqs[16]!.pendingLatch).toBe(true);
   });
 
   it('quirk vsgi-pending-latch-only: the same get loses the pending vSGI', () => {
     const vm = makeVm('gicv4.1', ['vsgi-pending-latch-only']);
-    dwrite(vm, 0, 0x100n);
-    rwrite(vm, SGI + 0x0200, 0x2n);
-    expect(rread(vm, SGI + 0x0200)).toBe(0x2n);
+    gicd.write(vm, 0, 0x100n);
+    gicr.write(vm, SGI + 0x0200, 0x2n);
+    expect(gicr.read(vm, SGI + 0x0200)).toBe(0x2n);
     expect(redistUaccessRead(vm, vm.vcpus[0]!, SGI + 0x0200, fx)).toEqual({ rc: 0, value: 0n });
   });
 });
