@@ -10,13 +10,17 @@ function computeDigest(page: Uint8Array): string {
   return createHash('sha256').update(page).digest('hex');
 }
 
-// Digests are cached per page object: correct because a page is immutable once anyone else may
-// hold it. Pages a WorkingCopy still owns (and may write in place) are passed as `mutable` and
-// digested afresh each time.
+// Digests are cached per page object. A page is immutable once anyone else may hold it; the one
+// exception, a page its working copy writes in place, is forgotten here right before each such
+// write (PageOwnership.mayWrite), so a cached digest is always the page's current one.
 const pageDigests = new WeakMap<Uint8Array, string>();
 
-function pageDigest(page: Uint8Array, mutable: WeakSet<Uint8Array> | undefined): string {
-  if (mutable?.has(page)) return computeDigest(page);
+/** Called before `page` is written in place. */
+export function forgetPageDigest(page: Uint8Array): void {
+  pageDigests.delete(page);
+}
+
+function pageDigest(page: Uint8Array): string {
   let digest = pageDigests.get(page);
   if (digest === undefined) {
     digest = computeDigest(page);
@@ -25,7 +29,7 @@ function pageDigest(page: Uint8Array, mutable: WeakSet<Uint8Array> | undefined):
   return digest;
 }
 
-function feed(out: string[], value: unknown, mutable: WeakSet<Uint8Array> | undefined): void {
+function feed(out: string[], value: unknown): void {
   switch (typeof value) {
     case 'bigint':
       out.push(`n${value.toString(16)};`);
@@ -48,10 +52,10 @@ function feed(out: string[], value: unknown, mutable: WeakSet<Uint8Array> | unde
   if (value === null) {
     out.push('z');
   } else if (value instanceof Uint8Array) {
-    out.push(`b${pageDigest(value, mutable)}`);
+    out.push(`b${pageDigest(value)}`);
   } else if (Array.isArray(value)) {
     out.push(`[${value.length}`);
-    for (const item of value) feed(out, item, mutable);
+    for (const item of value) feed(out, item);
     out.push(']');
   } else {
     const obj = value as Record<string, unknown>;
@@ -61,19 +65,16 @@ function feed(out: string[], value: unknown, mutable: WeakSet<Uint8Array> | unde
     out.push(`{${keys.length}`);
     for (const key of keys) {
       out.push(`k${key.length}:${key}`);
-      feed(out, obj[key], mutable);
+      feed(out, obj[key]);
     }
     out.push('}');
   }
 }
 
-/**
- * Hex SHA-256 of the canonical form of `state` (first 16 hex digits are plenty to display).
- * `mutable`: pages that may still change in place (WorkingCopy's own), never cached.
- */
-export function stateHash(state: MachineState, mutable?: WeakSet<Uint8Array>): string {
+/** Hex SHA-256 of the canonical form of `state` (first 16 hex digits are plenty to display). */
+export function stateHash(state: MachineState): string {
   // One update of the whole canonical text: node:crypto calls cost far more than joining.
   const out: string[] = [];
-  feed(out, state, mutable);
+  feed(out, state);
   return createHash('sha256').update(out.join('')).digest('hex');
 }

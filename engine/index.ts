@@ -5,7 +5,7 @@ export { CORE_REG_PC, CORE_REG_PSTATE, coreRegIndex, coreRegX, readCoreReg } fro
 export * from './errno.js';
 export * from './events.js';
 export * from './hash.js';
-export { inRam, loadRam, PAGES_PER_BLOCK, ramPages, storeRam, storeRamBytes } from './ram.js';
+export { inRam, loadRam, PAGES_PER_BLOCK, PageOwnership, ramPages, storeRam, storeRamBytes } from './ram.js';
 export * from './registry.js';
 export * from './state.js';
 export * from './step.js';

@@ -6,7 +6,35 @@
 // The one exception is a page the in-place path created itself and has not yet published
 // (`owned`): stores write it directly (see engine/working-copy.ts).
 
+import { forgetPageDigest } from './hash.js';
 import { PAGE_SIZE, RAM_BASE, RAM_SIZE } from './state.js';
+
+/**
+ * The pages a private working copy may write in place: it made them and nobody else holds
+ * them yet (engine/working-copy.ts). The store path asks `mayWrite` right before writing a page
+ * in place and hands each fresh copy it is about to write to `adopt`; subclasses may watch
+ * those calls (the player tracks which pages changed). Not state: it lives beside it.
+ */
+export class PageOwnership {
+  private readonly pages = new WeakSet<Uint8Array>();
+
+  /** Asked right before a store: may `page` be written in place? */
+  mayWrite(page: Uint8Array): boolean {
+    if (!this.pages.has(page)) return false;
+    forgetPageDigest(page);
+    return true;
+  }
+
+  /** `page` is a fresh copy the store will write now (and may write again in place). */
+  adopt(page: Uint8Array): void {
+    this.pages.add(page);
+  }
+
+  /** Whether `page` is owned, without it counting as a write. */
+  owns(page: Uint8Array): boolean {
+    return this.pages.has(page);
+  }
+}
 
 /** Block number → page number in the block → 4 KiB of bytes. */
 export type RamPages = Record<string, Record<string, Uint8Array>>;
@@ -84,7 +112,7 @@ export function loadRam(pages: RamPages, addr: bigint, size: number): bigint {
 }
 
 /** Page `index`, writable: itself if `owned` holds it, else a fresh copy put in its place. */
-function writablePage(pages: RamPages, index: number, owned: WeakSet<Uint8Array> | undefined): Uint8Array {
+function writablePage(pages: RamPages, index: number, owned: PageOwnership | undefined): Uint8Array {
   const blockKey = index >>> 9;
   const pageKey = index & (PAGES_PER_BLOCK - 1);
   let block = pages[blockKey];
@@ -93,10 +121,10 @@ function writablePage(pages: RamPages, index: number, owned: WeakSet<Uint8Array>
     pages[blockKey] = block;
   }
   const old = block[pageKey];
-  if (old && owned?.has(old)) return old;
+  if (old && owned?.mayWrite(old)) return old;
   const copy = old ? old.slice() : new Uint8Array(PAGE_SIZE);
   block[pageKey] = copy;
-  owned?.add(copy);
+  owned?.adopt(copy);
   return copy;
 }
 
@@ -118,7 +146,7 @@ export function storeRam(
   addr: bigint,
   size: number,
   value: bigint,
-  owned?: WeakSet<Uint8Array>,
+  owned?: PageOwnership,
 ): void {
   const a = Number(addr);
   const off = a % PAGE_SIZE;
@@ -135,12 +163,7 @@ export function storeRam(
 }
 
 /** Copies `bytes` into RAM at `addr` (a block store, as a VMM's RAM transfer does). */
-export function storeRamBytes(
-  pages: RamPages,
-  addr: number,
-  bytes: Uint8Array,
-  owned?: WeakSet<Uint8Array>,
-): void {
+export function storeRamBytes(pages: RamPages, addr: number, bytes: Uint8Array, owned?: PageOwnership): void {
   let done = 0;
   while (done < bytes.length) {
     const at = addr + done;

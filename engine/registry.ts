@@ -5,6 +5,7 @@
 // root (`replay/machine.ts`) builds the registry once.
 
 import type { DeviceHandle, Effect, EngineEvent } from './events.js';
+import type { PageOwnership } from './ram.js';
 import type { MachineState, MmioRegion, VcpuState, VmState } from './state.js';
 
 /** What every reducer receives besides the draft: the registry and the effect sink. */
@@ -19,7 +20,7 @@ export interface StepContext {
    * RAM pages the in-place path created during this run and nobody else holds yet: stores may
    * write them directly (engine/working-copy.ts). Absent on the immer path.
    */
-  readonly ownedPages?: WeakSet<Uint8Array>;
+  readonly ownedPages?: PageOwnership;
 }
 
 export interface AttrResult {

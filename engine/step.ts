@@ -15,6 +15,7 @@
 import { enablePatches, type Patch, produce, produceWithPatches } from 'immer';
 import { applyEvent } from './core.js';
 import type { Effect, EngineEvent, Output } from './events.js';
+import type { PageOwnership } from './ram.js';
 import type { Registry, StepContext } from './registry.js';
 import type { MachineState } from './state.js';
 
@@ -36,7 +37,7 @@ function makeContext(
   event: EngineEvent,
   machine: MachineState,
   effects: Effect[],
-  ownedPages?: WeakSet<Uint8Array>,
+  ownedPages?: PageOwnership,
 ): StepContext {
   return { registry, event, machine, emit: (effect) => void effects.push(effect), ownedPages };
 }
@@ -74,7 +75,7 @@ export function stepInPlace(
   working: MachineState,
   event: EngineEvent,
   registry: Registry,
-  ownedPages?: WeakSet<Uint8Array>,
+  ownedPages?: PageOwnership,
 ): { output: Output; effects: Effect[] } {
   const effects: Effect[] = [];
   const output = applyEvent(working, event, makeContext(registry, event, working, effects, ownedPages));

@@ -1,18 +1,19 @@
 // A private, mutable machine for bulk execution (design.md "Performance targets": the in-place
 // path). Besides mutating objects in place it writes RAM pages in place once it has copied them,
 // which is safe only while no one else holds those pages; so every way state leaves the working
-// copy (a snapshot, a `publish`) first forgets which pages it owns; a hash leaves them owned and
-// digests them afresh.
+// copy (a snapshot, a `publish`) first forgets which pages it owns. Hashing keeps them owned: a
+// page's cached digest is dropped whenever the page is written in place (engine/ram.ts).
 
 import { cloneState, freezeState } from './clone.js';
 import type { Effect, EngineEvent, Output } from './events.js';
 import { stateHash } from './hash.js';
+import { PageOwnership } from './ram.js';
 import type { Registry } from './registry.js';
 import { initialState, type MachineState } from './state.js';
 import { stepInPlace } from './step.js';
 
 export class WorkingCopy {
-  private owned = new WeakSet<Uint8Array>();
+  private owned = new PageOwnership();
   /** The live state. Read it freely; keep nothing from it without `publish()` first. */
   readonly state: MachineState;
 
@@ -29,7 +30,7 @@ export class WorkingCopy {
 
   /** From now on every page is shared again: stores copy before writing. */
   publish(): void {
-    this.owned = new WeakSet();
+    this.owned = new PageOwnership();
   }
 
   /** A frozen copy of the current state that shares RAM pages with it. */
@@ -38,8 +39,8 @@ export class WorkingCopy {
     return freezeState(cloneState(this.state));
   }
 
-  /** The canonical hash of the current state; pages stay owned (their digests are not cached). */
+  /** The canonical hash of the current state; pages stay owned (a write forgets their digest). */
   hash(): string {
-    return stateHash(this.state, this.owned);
+    return stateHash(this.state);
   }
 }

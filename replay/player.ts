@@ -40,6 +40,7 @@ import { applyPatches, type Patch } from 'immer';
 import { cloneState, freezeState } from '../engine/clone.js';
 import type { Effect, EngineEvent, Output } from '../engine/events.js';
 import { stateHash } from '../engine/hash.js';
+import { PageOwnership } from '../engine/ram.js';
 import type { Registry } from '../engine/registry.js';
 import { initialState as emptyMachine, type MachineState } from '../engine/state.js';
 import { stepInPlace, stepWithPatches } from '../engine/step.js';
@@ -211,7 +212,7 @@ interface Checkpoint {
  * same; here the pages a checkpoint reconstruction made can join the set).
  */
 class Scratch {
-  owned = new WeakSet<Uint8Array>();
+  owned = new PageOwnership();
 
   constructor(
     private readonly registry: Registry,
@@ -223,33 +224,28 @@ class Scratch {
   }
 
   /** Call after anything outside has taken a reference into the state's pages. */
-  publish(owned = new WeakSet<Uint8Array>()): void {
+  publish(owned = new PageOwnership()): void {
     this.owned = owned;
   }
 }
 
 /**
- * The set of pages a working copy owns that also notes which pages the engine may have written
- * since `touched` was last cleared: the engine asks `has` before writing a page in place, and
- * `add`s each copy it makes to write (engine/ram.ts `writablePage`).
+ * Page ownership that also notes which pages the engine may have written since `touched` was
+ * last cleared: the pages it wrote in place (`mayWrite` answered yes) and the copies it made to
+ * write (`adopt`), per the PageOwnership contract (engine/ram.ts).
  */
-class TrackingSet extends WeakSet<Uint8Array> {
+class TrackingSet extends PageOwnership {
   readonly touched = new Set<Uint8Array>();
 
-  override has(page: Uint8Array): boolean {
-    const owned = super.has(page);
+  override mayWrite(page: Uint8Array): boolean {
+    const owned = super.mayWrite(page);
     if (owned) this.touched.add(page);
     return owned;
   }
 
-  override add(page: Uint8Array): this {
+  override adopt(page: Uint8Array): void {
     this.touched.add(page);
-    return super.add(page);
-  }
-
-  /** `has` without noting anything. */
-  owns(page: Uint8Array): boolean {
-    return super.has(page);
+    super.adopt(page);
   }
 }
 
@@ -868,7 +864,7 @@ export class Player {
       vm.ram = tables[v] ?? {};
     });
     const scratch = new Scratch(this.registry, state);
-    for (const page of made.keys()) scratch.owned.add(page);
+    for (const page of made.keys()) scratch.owned.adopt(page);
     return scratch;
   }
 
