@@ -18,6 +18,7 @@
 import { ENXIO } from '../../engine/errno.js';
 import type { MmioHandler } from '../../engine/registry.js';
 import type { VcpuState, VmState } from '../../engine/state.js';
+import { sanitiseCacheFields } from '../baser-sanitise.js';
 import {
   A8,
   A32,
@@ -84,15 +85,6 @@ export const VGIC_MIN_LPI = 8192;
 export const GICR_IIDR_VALUE = ((PRODUCT_ID_KVM << 24) | IMPLEMENTER_ARM) >>> 0;
 
 // PROPBASER/PENDBASER fields and RES0 masks (arm-gic-v3.h; vgic-mmio-v3.c).
-const SHAREABILITY_SHIFT = 10n;
-const INNER_CACHE_SHIFT = 7n;
-const OUTER_CACHE_SHIFT = 56n;
-const GIC_BASER_OuterShareable = 2n;
-const GIC_BASER_InnerShareable = 1n;
-const GIC_BASER_CACHE_SameAsInner = 0n;
-const GIC_BASER_CACHE_nCnB = 0n;
-const GIC_BASER_CACHE_nC = 1n;
-const GIC_BASER_CACHE_RaWb = 3n;
 function genmask(high: bigint, low: bigint): bigint {
   return ((1n << (high - low + 1n)) - 1n) << low;
 }
@@ -101,43 +93,17 @@ export const PENDBASER_RES0_MASK =
   (1n << 63n) | genmask(61n, 59n) | genmask(55n, 52n) | genmask(15n, 12n) | genmask(6n, 0n);
 export const GICR_PENDBASER_PTZ = 1n << 62n;
 
-/** vgic_sanitise_field. */
-function sanitiseField(reg: bigint, shift: bigint, width: bigint, fn: (field: bigint) => bigint): bigint {
-  const mask = ((1n << width) - 1n) << shift;
-  return (reg & ~mask) | (fn((reg & mask) >> shift) << shift);
-}
-
-/** Outer shareable becomes inner (vgic_sanitise_shareability). */
-function sanitiseShareability(field: bigint): bigint {
-  return field === GIC_BASER_OuterShareable ? GIC_BASER_InnerShareable : field;
-}
-
-/** No inner non-cacheable mapping (vgic_sanitise_inner_cacheability). */
-function sanitiseInnerCacheability(field: bigint): bigint {
-  return field === GIC_BASER_CACHE_nCnB || field === GIC_BASER_CACHE_nC ? GIC_BASER_CACHE_RaWb : field;
-}
-
-/** Outer: only non-cacheable or same-as-inner (vgic_sanitise_outer_cacheability). */
-function sanitiseOuterCacheability(field: bigint): bigint {
-  return field === GIC_BASER_CACHE_SameAsInner || field === GIC_BASER_CACHE_nC
-    ? field
-    : GIC_BASER_CACHE_SameAsInner;
-}
-
-function sanitiseBaser(reg: bigint): bigint {
-  reg = sanitiseField(reg, SHAREABILITY_SHIFT, 2n, sanitiseShareability);
-  reg = sanitiseField(reg, INNER_CACHE_SHIFT, 3n, sanitiseInnerCacheability);
-  return sanitiseField(reg, OUTER_CACHE_SHIFT, 3n, sanitiseOuterCacheability);
-}
+/** GICR_PROPBASER/PENDBASER: Shareability [11:10], InnerCache [9:7], OuterCache [58:56]. */
+const GICR_BASER_FIELDS = { shareability: 10n, inner: 7n, outer: 56n };
 
 /** vgic_sanitise_propbaser. */
 export function sanitisePropbaser(reg: bigint): bigint {
-  return sanitiseBaser(reg) & ~PROPBASER_RES0_MASK;
+  return sanitiseCacheFields(reg, GICR_BASER_FIELDS) & ~PROPBASER_RES0_MASK;
 }
 
 /** vgic_sanitise_pendbaser (PTZ is kept: it is stored, only reads hide it). */
 export function sanitisePendbaser(reg: bigint): bigint {
-  return sanitiseBaser(reg) & ~PENDBASER_RES0_MASK;
+  return sanitiseCacheFields(reg, GICR_BASER_FIELDS) & ~PENDBASER_RES0_MASK;
 }
 
 /** The vCPU placed in slot `slot` of redistributor region `regionIndex`, if any. */

@@ -20,6 +20,7 @@
 import { EBUSY, EFAULT, EINVAL, ENXIO } from '../../engine/errno.js';
 import type { AttrResult, MmioHandler } from '../../engine/registry.js';
 import type { VmState } from '../../engine/state.js';
+import { sanitiseCacheFields } from '../baser-sanitise.js';
 import {
   type EffectSink,
   hasQuirk,
@@ -138,53 +139,25 @@ export function itsRegContext(
   return its ? { vm, its, fx, hooks } : undefined;
 }
 
-// ---- sanitisers (vgic-mmio-v3.c vgic_sanitise_*; vits.md §2.4) ------------------------------
-// The same field rules as GICR_PROPBASER/PENDBASER. devices/gicv3/redist-registers.ts keeps its
-// copies private and bound to the PROPBASER field positions, so they are repeated here.
-
-const GIC_BASER_InnerShareable = 1n;
-const GIC_BASER_OuterShareable = 2n;
-const GIC_BASER_CACHE_SameAsInner = 0n;
-const GIC_BASER_CACHE_nCnB = 0n;
-const GIC_BASER_CACHE_nC = 1n;
-const GIC_BASER_CACHE_RaWb = 3n;
-
-/** vgic_sanitise_field. */
-function sanitiseField(reg: bigint, shift: bigint, width: bigint, fn: (field: bigint) => bigint): bigint {
-  const mask = ((1n << width) - 1n) << shift;
-  return (reg & ~mask) | (fn((reg & mask) >> shift) << shift);
-}
-
-/** vgic_sanitise_shareability: outer shareable becomes inner. */
-export function sanitiseShareability(field: bigint): bigint {
-  return field === GIC_BASER_OuterShareable ? GIC_BASER_InnerShareable : field;
-}
-
-/** vgic_sanitise_inner_cacheability: no inner non-cacheable mapping. */
-export function sanitiseInnerCacheability(field: bigint): bigint {
-  return field === GIC_BASER_CACHE_nCnB || field === GIC_BASER_CACHE_nC ? GIC_BASER_CACHE_RaWb : field;
-}
-
-/** vgic_sanitise_outer_cacheability: only non-cacheable or same-as-inner. */
-export function sanitiseOuterCacheability(field: bigint): bigint {
-  return field === GIC_BASER_CACHE_SameAsInner || field === GIC_BASER_CACHE_nC
-    ? field
-    : GIC_BASER_CACHE_SameAsInner;
-}
+// ---- sanitisers (vgic-mmio-v3.c vgic_sanitise_its_*; vits.md §2.4) ---------------------------
 
 /** vgic_sanitise_its_baser: the three fields, and Page_Size forced to 64 KiB. */
 export function sanitiseItsBaser(reg: bigint): bigint {
-  reg = sanitiseField(reg, GITS_BASER_SHAREABILITY_SHIFT, 2n, sanitiseShareability);
-  reg = sanitiseField(reg, GITS_BASER_INNER_CACHEABILITY_SHIFT, 3n, sanitiseInnerCacheability);
-  reg = sanitiseField(reg, GITS_BASER_OUTER_CACHEABILITY_SHIFT, 3n, sanitiseOuterCacheability);
+  reg = sanitiseCacheFields(reg, {
+    shareability: GITS_BASER_SHAREABILITY_SHIFT,
+    inner: GITS_BASER_INNER_CACHEABILITY_SHIFT,
+    outer: GITS_BASER_OUTER_CACHEABILITY_SHIFT,
+  });
   return (reg & ~GITS_BASER_PAGE_SIZE_MASK) | GITS_BASER_PAGE_SIZE_64K;
 }
 
 /** vgic_sanitise_its_cbaser: the three fields, and PA bits 15:12 cleared (64 KiB aligned queue). */
 export function sanitiseItsCbaser(reg: bigint): bigint {
-  reg = sanitiseField(reg, GITS_CBASER_SHAREABILITY_SHIFT, 2n, sanitiseShareability);
-  reg = sanitiseField(reg, GITS_CBASER_INNER_CACHEABILITY_SHIFT, 3n, sanitiseInnerCacheability);
-  reg = sanitiseField(reg, GITS_CBASER_OUTER_CACHEABILITY_SHIFT, 3n, sanitiseOuterCacheability);
+  reg = sanitiseCacheFields(reg, {
+    shareability: GITS_CBASER_SHAREABILITY_SHIFT,
+    inner: GITS_CBASER_INNER_CACHEABILITY_SHIFT,
+    outer: GITS_CBASER_OUTER_CACHEABILITY_SHIFT,
+  });
   return reg & ~(0xfn << 12n);
 }
 
