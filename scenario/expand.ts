@@ -4,6 +4,8 @@
 // redistributor the VMM placed, `vcpu=K` to vCPU K's MPIDR, and `migrate` reads the source to
 // write the destination. The trace holds only the primitive events.
 
+import { encodeItsCommand } from '../devices/its/commands.js';
+import { readLe64 } from '../devices/its/fields.js';
 import { ADDR_ATTRS, ATTR_GROUPS, CTRL_ATTRS, MPIDR_ATTR_GROUPS, registerByName } from '../devices/names.js';
 import type { Effect, EngineEvent, Output } from '../engine/events.js';
 import type { FrameKind, Registry } from '../engine/registry.js';
@@ -140,26 +142,21 @@ export function* expandStatement(stmt: Statement, ctx: ExpandContext): Expansion
     case 'note':
       yield { type: 'trace.note', text: stmt.text };
       return undefined;
-    case 'guest_its':
     case 'its_init':
+      yield* expandItsInit(stmt, ctx);
+      return undefined;
     case 'lpi_config':
-      throw new ScenarioError(
-        stmt.loc,
-        `${statementName(stmt)} needs the ITS model, which this build does not have yet`,
-      );
+      yield* expandLpiConfig(stmt, ctx);
+      return undefined;
+    case 'guest_its':
+      yield* expandItsCommand(stmt, ctx);
+      return undefined;
     case 'migrate':
       throw new ScenarioError(
         stmt.loc,
         'migrate needs the migration drivers, which this build does not have yet',
       );
   }
-}
-
-function statementName(stmt: Statement): string {
-  if (stmt.kind === 'guest_its') return `vcpu ${stmt.vcpu} its ${stmt.command}`;
-  if (stmt.kind === 'its_init') return 'guest its_init';
-  if (stmt.kind === 'lpi_config') return 'guest lpi_config';
-  return stmt.kind;
 }
 
 /**
@@ -215,6 +212,135 @@ function* expandGicInit(ctx: ExpandContext): Expansion {
     yield { type: 'guest.msr', vcpu, sysreg: sysreg('ICC_CTLR_EL1'), value: ctlr & ~ICC_CTLR_EL1_EOIMODE };
     yield { type: 'guest.msr', vcpu, sysreg: sysreg('ICC_IGRPEN1_EL1'), value: 1n };
   }
+  return undefined;
+}
+
+// ---- ITS guest driver (docs/its.md "guest its_init") ------------------------------------------
+
+/** Table layout of `guest its_init`: one 64 KiB slot each, from `base` upward. */
+export const ITS_INIT_SLOT = 0x1_0000n;
+/** Slot order: device table, collection table, command queue, property table, pending tables. */
+export const ITS_INIT_DEVICE_TABLE = 0n;
+export const ITS_INIT_COLLECTION_TABLE = 1n;
+export const ITS_INIT_COMMAND_QUEUE = 2n;
+export const ITS_INIT_PROPERTY_TABLE = 3n;
+export const ITS_INIT_PENDING_TABLES = 4n;
+
+/** GITS_BASER<n>/CBASER attributes: Valid, inner RaWb, InnerShareable (Linux its_setup_baser). */
+const BASER_VALID = 1n << 63n;
+const BASER_RAWB = 3n << 59n;
+const BASER_INNER_SHAREABLE = 1n << 10n;
+/** GITS_BASER.Page_Size 64 KiB, Entry_Size 8 bytes (field = 7), Type device 1 / collection 4. */
+const BASER_PAGE_64K = 2n << 8n;
+const BASER_ESZ_8 = 7n << 48n;
+const BASER_TYPE_DEVICE = 1n << 56n;
+const BASER_TYPE_COLLECTION = 4n << 56n;
+/** GITS_CBASER.Size: 16 × 4 KiB pages, field = 15. */
+const CBASER_SIZE_64K = 15n;
+/** GICR_PROPBASER/PENDBASER: inner RaWaWb (7 << 7), InnerShareable. */
+const LPI_TABLE_ATTRS = (7n << 7n) | (1n << 10n);
+const GICR_CTLR_ENABLE_LPIS = 1n;
+const GITS_CTLR_ENABLE = 1n;
+const CBASER_PA = ((1n << 52n) - 1n) & ~0xfffn;
+const PROPBASER_PA = ((1n << 52n) - 1n) & ~0xfffn;
+const ITS_CMD_BYTES = 32;
+
+function gitsAddress(vm: VmState, name: string, ctx: ExpandContext): bigint {
+  return BigInt(frameAddress(vm, 'gits', vm.vcpus[0]!, ctx) + registerByName(name)!.offset);
+}
+
+function gicrAddress(vm: VmState, vcpu: VcpuState, name: string, ctx: ExpandContext): bigint {
+  return BigInt(frameAddress(vm, 'gicr', vcpu, ctx) + registerByName(name)!.offset);
+}
+
+/**
+ * `guest its_init [base=] [idbits=]`: what a Linux-like ITS driver does, as guest MMIO writes.
+ * By vCPU 0: GITS_BASER0 (device table, one flat 64 KiB page at base), GITS_BASER1 (collection
+ * table at base + 64 KiB), GITS_CBASER (64 KiB queue at base + 128 KiB, Size 15, Valid),
+ * GITS_CWRITER = 0. Then each vCPU through its own redistributor (its_cpu_init_lpis runs on
+ * every CPU): GICR_PROPBASER (property table at base + 192 KiB, IDbits = `idbits`), then each
+ * GICR_PENDBASER (vCPU at position i: base + (4 + i) × 64 KiB, PTZ clear), then each
+ * GICR_CTLR.EnableLPIs; last, by vCPU 0, GITS_CTLR Enable.
+ */
+function* expandItsInit(stmt: Extract<Statement, { kind: 'its_init' }>, ctx: ExpandContext): Expansion {
+  const vm = requireVm(ctx);
+  if (vm.vcpus.length === 0) return undefined;
+  const first = vm.vcpus[0]!.id;
+  const slot = (n: bigint) => (stmt.base + n * ITS_INIT_SLOT) & U64;
+  const write = (vcpu: number, addr: bigint, value: bigint, size: 4 | 8): EngineEvent => ({
+    type: 'guest.write',
+    vcpu,
+    addr,
+    value,
+    size,
+  });
+  const baserAttrs = BASER_VALID | BASER_RAWB | BASER_INNER_SHAREABLE | BASER_PAGE_64K | BASER_ESZ_8;
+  yield write(
+    first,
+    gitsAddress(vm, 'GITS_BASER0', ctx),
+    baserAttrs | BASER_TYPE_DEVICE | slot(ITS_INIT_DEVICE_TABLE),
+    8,
+  );
+  yield write(
+    first,
+    gitsAddress(vm, 'GITS_BASER1', ctx),
+    baserAttrs | BASER_TYPE_COLLECTION | slot(ITS_INIT_COLLECTION_TABLE),
+    8,
+  );
+  yield write(
+    first,
+    gitsAddress(vm, 'GITS_CBASER', ctx),
+    BASER_VALID | BASER_RAWB | BASER_INNER_SHAREABLE | slot(ITS_INIT_COMMAND_QUEUE) | CBASER_SIZE_64K,
+    8,
+  );
+  yield write(first, gitsAddress(vm, 'GITS_CWRITER', ctx), 0n, 8);
+  const propbaser = slot(ITS_INIT_PROPERTY_TABLE) | LPI_TABLE_ATTRS | BigInt(stmt.idbits);
+  for (const vcpu of vm.vcpus) {
+    yield write(vcpu.id, gicrAddress(vm, vcpu, 'GICR_PROPBASER', ctx), propbaser, 8);
+  }
+  for (const [i, vcpu] of vm.vcpus.entries()) {
+    const pendbaser = slot(ITS_INIT_PENDING_TABLES + BigInt(i)) | LPI_TABLE_ATTRS;
+    yield write(vcpu.id, gicrAddress(vm, vcpu, 'GICR_PENDBASER', ctx), pendbaser, 8);
+  }
+  for (const vcpu of vm.vcpus) {
+    yield write(vcpu.id, gicrAddress(vm, vcpu, 'GICR_CTLR', ctx), GICR_CTLR_ENABLE_LPIS, 4);
+  }
+  yield write(first, gitsAddress(vm, 'GITS_CTLR', ctx), GITS_CTLR_ENABLE, 4);
+  return undefined;
+}
+
+/** `guest lpi_config LPI BYTE`: vCPU 0 stores BYTE at PROPBASER.PA + (LPI − 8192). */
+function* expandLpiConfig(stmt: Extract<Statement, { kind: 'lpi_config' }>, ctx: ExpandContext): Expansion {
+  const vm = requireVm(ctx);
+  const propbaser = vm.devices.gic?.propbaser ?? 0n;
+  const addr = ((propbaser & PROPBASER_PA) + stmt.lpi - 8192n) & U64;
+  yield { type: 'guest.write', vcpu: vm.vcpus[0]?.id ?? 0, addr, value: BigInt(stmt.byte), size: 1 };
+  return undefined;
+}
+
+/**
+ * `vcpu K its CMD field=value …`: the 32 command bytes as four 8-byte stores at CBASER.PA +
+ * CWRITER, then GITS_CWRITER advanced by 32, wrapping at the queue size (its_post_commands).
+ */
+function* expandItsCommand(stmt: Extract<Statement, { kind: 'guest_its' }>, ctx: ExpandContext): Expansion {
+  const vm = requireVm(ctx);
+  const its = vm.devices.its;
+  const cbaser = its?.cbaser ?? 0n;
+  const cwriter = its?.cwriter ?? 0;
+  const queueSize = (Number(cbaser & 0xffn) + 1) << 12;
+  const bytes = encodeItsCommand(stmt.command, stmt.fields);
+  const at = (cbaser & CBASER_PA) + BigInt(cwriter);
+  for (let i = 0; i < ITS_CMD_BYTES; i += 8) {
+    yield { type: 'guest.write', vcpu: stmt.vcpu, addr: at + BigInt(i), value: readLe64(bytes, i), size: 8 };
+  }
+  const next = cwriter + ITS_CMD_BYTES >= queueSize ? 0 : cwriter + ITS_CMD_BYTES;
+  yield {
+    type: 'guest.write',
+    vcpu: stmt.vcpu,
+    addr: gitsAddress(vm, 'GITS_CWRITER', ctx),
+    value: BigInt(next),
+    size: 8,
+  };
   return undefined;
 }
 

@@ -25,8 +25,9 @@ export interface RunResult {
   expectations: number;
   failures: ExpectFailure[];
   /**
-   * Statements that could not do anything (a guest statement on a vCPU the VM does not have):
-   * the engine records them as `engine.*` effects and goes on, so a dumped trace always runs.
+   * Statements that could not do anything (a guest statement on a vCPU the VM does not have, a
+   * KVM call this build does not model yet): the engine records them as `engine.*` effects and
+   * goes on, so a dumped trace always runs.
    */
   warnings: { loc: Loc; message: string }[];
 }

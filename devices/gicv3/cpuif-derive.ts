@@ -8,9 +8,11 @@
 // Implemented: 5 priority and 5 preemption bits (ICH_VTR_EL2.PRIbits = PREbits = 4), so
 // priorities are multiples of 8, AP0R0/AP1R0 are the only active-priority registers and
 // active-priority bit n stands for group priority n << 3. The host values of ICC_CTLR_EL1 that
-// KVM reports are in cpuif.ts. LPIs are not considered here (the ITS model adds them).
+// KVM reports are in cpuif.ts. LPIs (devices/its/lpis.ts `lpiCandidates`) compete after the
+// private interrupts and SPIs: Group 1, no active state.
 
 import type { VcpuState, VmState } from '../../engine/state.js';
+import { lpiCandidates } from '../its/lpis.js';
 import { isPending, spiTarget } from './derive.js';
 import {
   type GicCpuState,
@@ -94,6 +96,14 @@ export function highestPriorityPending(vm: VmState, vcpu: VcpuState): PendingIrq
     const priority = irq.priority & VGIC_PRI_MASK;
     if ((best === undefined || priority < best.priority) && spiTarget(vm, irq)?.id === vcpu.id) {
       best = { intid, priority, group: irq.group };
+    }
+  }
+  // LPIs (vits.md §9): pending, enabled, targeting this vCPU with EnableLPIs; always Group 1.
+  // Their INTIDs are above every SPI, so a strict compare keeps the lowest-INTID tie rule.
+  if (isGroupEnabled(cpu, 1)) {
+    for (const lpi of lpiCandidates(vm, vcpu.id)) {
+      const priority = lpi.priority & VGIC_PRI_MASK;
+      if (best === undefined || priority < best.priority) best = { intid: lpi.intid, priority, group: 1 };
     }
   }
   return best;

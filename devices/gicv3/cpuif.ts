@@ -104,14 +104,20 @@ const flag = (value: boolean): bigint => (value ? 1n : 0n);
  * ICC_IAR<group>_EL1: acknowledge the interrupt `acknowledgeable` names. It becomes active, an
  * edge latch is consumed, and the active-priority bit of its group priority is set (QEMU
  * icv_activate_irq). A level latch stays until deactivation, as KVM folds it (vgic-v3.md §1.6).
- * A direct vSGI has no active state: only its hardware pending bit is consumed.
+ * A direct vSGI has no active state: only its hardware pending bit is consumed; nor has an LPI,
+ * whose pending latch is consumed.
  */
 export function acknowledge(vm: VmState, vcpu: VcpuState, group: number): number {
   const pending = acknowledgeable(vm, vcpu, group);
   const ctx = cpuifOf(vm, vcpu);
   if (!pending || !ctx) return INTID_SPURIOUS;
-  const irq = irqFor(ctx.gic, vcpu, pending.intid)!;
-  if (isDirectVsgi(pending.intid, irq)) {
+  const irq = pending.intid >= FIRST_LPI ? undefined : irqFor(ctx.gic, vcpu, pending.intid)!;
+  if (!irq) {
+    // An LPI has no active state (IHI 0069 §4.1): acknowledging consumes its latch; the EOI
+    // only drops the priority (irqFor finds no LPI to deactivate).
+    const lpi = vm.devices.lpis?.irqs[pending.intid];
+    if (lpi) lpi.pendingLatch = false;
+  } else if (isDirectVsgi(pending.intid, irq)) {
     ctx.cpu.vsgiPending[pending.intid] = false;
   } else {
     irq.active = true;

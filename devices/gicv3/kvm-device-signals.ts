@@ -61,7 +61,8 @@ const CROSS_VCPU_SYSREGS: ReadonlySet<number> = new Set(
  * The vCPUs whose lines `event` can change, when fewer than all: a system-register access
  * touches its own CPU interface (except the registers above), a PPI line its own vCPU, an SPI
  * line the vCPU its IROUTER names (the line does not move it). Anything else (MMIO, device
- * attrs, lifecycle) may change any vCPU's lines. Undefined means all.
+ * attrs, lifecycle, and the ITS paths: `msi.signal`, GITS_* MMIO, ITS_REGS, whose LPIs may
+ * target any vCPU) may change any vCPU's lines. Undefined means all.
  */
 function affectedVcpus(
   vm: VmState,

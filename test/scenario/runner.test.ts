@@ -74,6 +74,15 @@ describe('run-time scenario errors', () => {
     expect(result.failures).toEqual([]);
     expect(result.events).toBe(4);
   });
+  it('a KVM call this build does not model yet warns instead of passing silently', () => {
+    const result = run('board virt vcpus=1\nset_attr its CTRL ITS_SAVE_TABLES expect 0');
+    expect(result.warnings).toEqual([
+      {
+        loc: { file: 's.vgs', line: 2, col: 1 },
+        message: 'ITS_SAVE_TABLES is not modelled yet: it returned 0 and did nothing',
+      },
+    ]);
+  });
   it('vcpu=K needs vCPU K', () => {
     expect(() => run(`${PRELUDE}get_attr gic DIST_REGS GICD_CTLR vcpu=2`)).toThrow(/no vCPU 2 in this VM/);
   });
