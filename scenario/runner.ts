@@ -64,6 +64,11 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
             loc: stmt.loc,
             message: `no vCPU ${String(effect.vcpu)} in this VM: the statement did nothing`,
           });
+        } else if (effect.type === 'engine.unmodelled') {
+          warnings.push({
+            loc: stmt.loc,
+            message: `${String(effect.what)} is not modelled yet: it returned 0 and did nothing`,
+          });
         }
       }
       outcome = result;
