@@ -6,7 +6,15 @@
 // fixed columns (≈ 50 characters). A new device section (the ITS and LPIs, SDEI) is one more
 // function in VM_SECTIONS (per-vCPU parts go in the vCPU loop of their section).
 
-import type { GicCpuView, IrqRow, RamView, StateView, VcpuView, VmView } from './state-view.js';
+import type {
+  GicCpuView,
+  IrqRow,
+  ItsDeviceView,
+  RamView,
+  StateView,
+  VcpuView,
+  VmView,
+} from './state-view.js';
 
 export interface StateTextOptions {
   /** Columns to fill (default 80). */
@@ -39,6 +47,7 @@ const VM_SECTIONS: readonly Section<VmView>[] = [
   distSection,
   irqSection,
   redistSection,
+  itsSection,
 ];
 
 /** Renders `view` as lines (no trailing newlines). Pure. */
@@ -227,4 +236,62 @@ function cpuLines(c: GicCpuView, ctx: Ctx): string[] {
     [`highest pending ${hppi}`, `vSGI pending ${c.vsgiPending.length ? c.vsgiPending.join(',') : 'none'}`],
   ];
   return groups.flatMap((group) => fields('    ', group, ctx));
+}
+
+/** Bytes as B, KiB or MiB when they divide evenly. */
+function size(bytes: number): string {
+  if (bytes >= 1 << 20 && bytes % (1 << 20) === 0) return `${bytes / (1 << 20)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
+
+/** The ITS (absent without a vgic-its device, so ITS-less output is unchanged). */
+function itsSection(vm: VmView, ctx: Ctx): string[] {
+  const its = vm.its;
+  if (!its) return [];
+  const lines = ['  ITS (vgic-its)'];
+  const groups = [
+    [
+      `base ${its.base === null ? 'undef' : hex(its.base)}`,
+      `enabled ${yesNo(its.enabled)}`,
+      `ABI revision ${its.abiRev}`,
+    ],
+    [
+      `GITS_CBASER ${hex(its.cbaser)} (${its.cbaserValid ? 'valid' : 'invalid'}, queue ${size(its.queueSize)})`,
+      `GITS_CREADR ${hex(its.creadr)}`,
+      `GITS_CWRITER ${hex(its.cwriter)}`,
+    ],
+    [`GITS_BASER0 ${hex(its.baser0)}`, `GITS_BASER1 ${hex(its.baser1)}`],
+  ];
+  for (const group of groups) lines.push(...fields('    ', group, ctx));
+  lines.push(`    devices: ${its.devices.length ? its.devices.length : 'none'}`);
+  for (const d of its.devices) lines.push(...itsDeviceLines(d, ctx));
+  lines.push(`    collections: ${its.collections.length ? its.collections.length : 'none'}`);
+  lines.push(
+    ...fields(
+      '      ',
+      its.collections.map((c) => `ICID ${c.icid} ${c.target === null ? 'unmapped' : `→ vCPU ${c.target}`}`),
+      ctx,
+    ),
+  );
+  return lines;
+}
+
+function itsDeviceLines(d: ItsDeviceView, ctx: Ctx): string[] {
+  const lines = fields(
+    '      ',
+    [
+      `DeviceID ${d.deviceId}`,
+      `ITT ${hex(d.ittAddr)} (${size(d.ittSize)})`,
+      `EventID bits ${d.eventIdBits}`,
+      `ITEs ${d.ites.length || 'none'}`,
+    ],
+    ctx,
+  );
+  const ites = d.ites.map(
+    (e) =>
+      `event ${e.eventId} → LPI ${e.intid}, ${e.icid === null ? 'orphaned (collection freed)' : `ICID ${e.icid}`}`,
+  );
+  lines.push(...fields('        ', ites, ctx));
+  return lines;
 }

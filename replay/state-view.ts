@@ -7,10 +7,10 @@
 // explicit and deterministic: VMs by index, vCPUs by creation index, INTIDs ascending, private
 // interrupts grouped by vCPU in creation order.
 //
-// Extending it (the ITS and LPIs, issue 4; SDEI, issue 5): add an optional field to `VmView`
-// (`its?`) or `VcpuView` (`sdei?`) built by its own function below, add LPI rows to
-// `GicView.irqs` with `kind: 'LPI'`, and a section renderer in state-text.ts. Fields are only
-// ever added, so a `--json` consumer keeps working.
+// Extending it (SDEI, issue 5): add an optional field to `VmView` or `VcpuView` (`sdei?`) built
+// by its own function below, and a section renderer in state-text.ts, as the ITS did (`its?`,
+// and its LPIs as `kind: 'LPI'` rows of `GicView.irqs`, always listed, INTID ascending, after
+// the SPIs). Fields are only ever added, so a `--json` consumer keeps working.
 
 import { cpuifSummary, isDirectVsgi, type PendingIrq } from '../devices/gicv3/cpuif-derive.js';
 import { isPending, spiTarget } from '../devices/gicv3/derive.js';
@@ -29,6 +29,15 @@ import {
   VGIC_NR_PRIVATE_IRQS,
   VGIC_NR_SGIS,
 } from '../devices/gicv3/state.js';
+import {
+  ABI_0_ESZ,
+  COLLECTION_NOT_MAPPED,
+  GITS_CBASER_VALID,
+  type ItsState,
+  itsCmdBufferSize,
+  type LpiIrq,
+  type LpiState,
+} from '../devices/its/state.js';
 import type { HostKind } from '../engine/events.js';
 import { ramPages } from '../engine/ram.js';
 import { type MachineState, mpidrEl1, PAGE_SIZE, type VcpuState, type VmState } from '../engine/state.js';
@@ -59,6 +68,61 @@ export interface VmView {
   ram: RamView;
   /** Present when the VM has a vGICv3 device. */
   gic?: GicView;
+  /** Present when the VM has a vgic-its device. */
+  its?: ItsView;
+}
+
+/** The ITS (struct vgic_its): registers, devices with their ITEs, collections. */
+export interface ItsView {
+  /** Guest-physical base of the ITS frames; null while undefined (VGIC_ADDR_UNDEF). */
+  base: number | null;
+  /** GITS_CTLR.Enabled. */
+  enabled: boolean;
+  /** Table ABI revision (GITS_IIDR.Revision). */
+  abiRev: number;
+  /** GITS_CBASER as stored (sanitised). */
+  cbaser: bigint;
+  /** CBASER.Valid. */
+  cbaserValid: boolean;
+  /** Command queue size in bytes: (CBASER.Size + 1) × 4 KiB. */
+  queueSize: number;
+  /** GITS_CREADR / GITS_CWRITER: byte offsets into the queue. */
+  creadr: number;
+  cwriter: number;
+  /** GITS_BASER0 (device table) and GITS_BASER1 (collection table), as stored. */
+  baser0: bigint;
+  baser1: bigint;
+  /** Mapped devices, DeviceID ascending. */
+  devices: ItsDeviceView[];
+  /** Collections, ICID ascending. */
+  collections: ItsCollectionView[];
+}
+
+export interface ItsDeviceView {
+  deviceId: number;
+  /** ITT guest-physical address. */
+  ittAddr: number;
+  /** MAPD Size + 1: EventIDs below 2^eventIdBits. */
+  eventIdBits: number;
+  /** ITT size in bytes: 2^eventIdBits entries of 8 bytes (ABI revision 0). */
+  ittSize: number;
+  /** Interrupt translation entries, EventID ascending. */
+  ites: ItsIteView[];
+}
+
+export interface ItsIteView {
+  eventId: number;
+  /** The LPI the event translates to. */
+  intid: number;
+  /** ICID of its collection; null once that collection was freed (an orphaned ITE). */
+  icid: number | null;
+  orphaned: boolean;
+}
+
+export interface ItsCollectionView {
+  icid: number;
+  /** Target vCPU id; null when unmapped (COLLECTION_NOT_MAPPED). */
+  target: number | null;
 }
 
 /** Where a vCPU is with respect to KVM_RUN. */
@@ -204,6 +268,8 @@ function vmView(vm: VmState, options: StateViewOptions): VmView {
   };
   const gic = vm.devices.gic;
   if (gic) view.gic = gicView(vm, gic, vcpus, options);
+  const its = vm.devices.its;
+  if (its) view.its = itsView(its);
   return view;
 }
 
@@ -280,6 +346,11 @@ function gicView(
     const irq = gic.spis[i]!;
     consider(spiRow(vm, VGIC_NR_PRIVATE_IRQS + i, irq), spiReset, irq);
   }
+  // LPIs exist only while an ITE maps them, so every one is listed (VM-global, as SPIs).
+  for (const lpi of lpiList(vm.devices.lpis)) {
+    total++;
+    rows.push(lpiRow(lpi));
+  }
   return {
     initialized: gic.initialized,
     ready: gic.ready,
@@ -355,6 +426,66 @@ function spiRow(vm: VmState, intid: number, irq: IrqState): IrqRow {
     ...flags(irq),
     target: spiTarget(vm, irq)?.id ?? null,
     isPending: isPending(irq),
+  };
+}
+
+/** The VM's LPIs, INTID ascending (explicitly sorted, whatever the record's key order). */
+function lpiList(lpis: LpiState | undefined): LpiIrq[] {
+  if (!lpis) return [];
+  return Object.values(lpis.irqs).sort((a, b) => a.intid - b.intid);
+}
+
+/** An LPI: edge-triggered, Group 1, no active state or line; routed by its collection. */
+function lpiRow(lpi: LpiIrq): IrqRow {
+  return {
+    kind: 'LPI',
+    intid: lpi.intid,
+    vcpu: null,
+    pending: lpi.pendingLatch,
+    line: false,
+    active: false,
+    enabled: lpi.enabled,
+    hw: false,
+    level: false,
+    group: 1,
+    priority: lpi.priority,
+    mpidr: 0,
+    target: lpi.targetVcpu,
+    isPending: lpi.pendingLatch,
+  };
+}
+
+function itsView(its: ItsState): ItsView {
+  return {
+    base: its.base,
+    enabled: its.enabled,
+    abiRev: its.abiRev,
+    cbaser: its.cbaser,
+    cbaserValid: (its.cbaser & GITS_CBASER_VALID) !== 0n,
+    queueSize: itsCmdBufferSize(its.cbaser),
+    creadr: its.creadr,
+    cwriter: its.cwriter,
+    baser0: its.baserDevice,
+    baser1: its.baserCollection,
+    devices: [...its.devices]
+      .sort((a, b) => a.deviceId - b.deviceId)
+      .map((d) => ({
+        deviceId: d.deviceId,
+        ittAddr: d.ittAddr,
+        eventIdBits: d.numEventIdBits,
+        ittSize: 2 ** d.numEventIdBits * ABI_0_ESZ,
+        ites: [...d.ites]
+          .sort((a, b) => a.eventId - b.eventId)
+          .map((ite) => ({
+            eventId: ite.eventId,
+            intid: ite.intid,
+            icid: ite.icid,
+            orphaned: ite.icid === null,
+          })),
+      })),
+    collections: [...its.collections]
+      .sort((a, b) => a.icid - b.icid)
+      .map((c) => ({ icid: c.icid, target: c.target === COLLECTION_NOT_MAPPED ? null : c.target })),
   };
 }
 

@@ -30,6 +30,8 @@ export interface ExpandContext {
   /** The machine as it is now (read-only). */
   state(): MachineState;
   registry: Registry;
+  /** Called with the table layout each `guest its_init` chose (the runner collects them). */
+  onItsLayout?: (layout: ItsInitLayout) => void;
 }
 
 /** Yields primitive events; returns the statement's own output (for `expect`), if it has one. */
@@ -245,6 +247,51 @@ const CBASER_PA = ((1n << 52n) - 1n) & ~0xfffn;
 const PROPBASER_PA = ((1n << 52n) - 1n) & ~0xfffn;
 const ITS_CMD_BYTES = 32;
 
+/** One table of an `its_init` layout: guest-physical address and the bytes the table covers. */
+export interface ItsInitTable {
+  addr: bigint;
+  size: number;
+}
+
+/** The layout one `guest its_init` wrote (docs/its.md), for `vgicrr run --json`. */
+export interface ItsInitLayout {
+  base: bigint;
+  /** GICR_PROPBASER.IDbits as written (the LPI INTIDs are below 2^min(idbits + 1, 16)). */
+  idbits: number;
+  /** GITS_BASER0: one flat 64 KiB page. */
+  deviceTable: ItsInitTable;
+  /** GITS_BASER1: one flat 64 KiB page. */
+  collectionTable: ItsInitTable;
+  /** GITS_CBASER: (Size 15 + 1) × 4 KiB. */
+  commandQueue: ItsInitTable;
+  /** GICR_PROPBASER: one byte per LPI, 2^IDbits − 8192 bytes. */
+  propertyTable: ItsInitTable & { idbits: number };
+  /** GICR_PENDBASER per vCPU (KVM id), in creation order: one bit per INTID, 2^IDbits / 8 bytes. */
+  pendingTables: (ItsInitTable & { vcpu: number })[];
+}
+
+/** INTERRUPT_ID_BITS_ITS: KVM caps the property table's IDbits at 16 (max_lpis_propbaser). */
+const ITS_MAX_ID_BITS = 16;
+
+function itsInitLayout(base: bigint, idbits: number, vcpus: readonly VcpuState[]): ItsInitLayout {
+  const slot = (n: bigint) => (base + n * ITS_INIT_SLOT) & U64;
+  const table = (n: bigint, size: number): ItsInitTable => ({ addr: slot(n), size });
+  const ids = 2 ** Math.min(idbits + 1, ITS_MAX_ID_BITS);
+  const full = Number(ITS_INIT_SLOT);
+  return {
+    base: base & U64,
+    idbits,
+    deviceTable: table(ITS_INIT_DEVICE_TABLE, full),
+    collectionTable: table(ITS_INIT_COLLECTION_TABLE, full),
+    commandQueue: table(ITS_INIT_COMMAND_QUEUE, (Number(CBASER_SIZE_64K) + 1) << 12),
+    propertyTable: { ...table(ITS_INIT_PROPERTY_TABLE, Math.max(0, ids - 8192)), idbits },
+    pendingTables: vcpus.map((vcpu, i) => ({
+      vcpu: vcpu.id,
+      ...table(ITS_INIT_PENDING_TABLES + BigInt(i), ids / 8),
+    })),
+  };
+}
+
 function gitsAddress(vm: VmState, name: string, ctx: ExpandContext): bigint {
   return BigInt(frameAddress(vm, 'gits', vm.vcpus[0]!, ctx) + registerByName(name)!.offset);
 }
@@ -306,6 +353,7 @@ function* expandItsInit(stmt: Extract<Statement, { kind: 'its_init' }>, ctx: Exp
     yield write(vcpu.id, gicrAddress(vm, vcpu, 'GICR_CTLR', ctx), GICR_CTLR_ENABLE_LPIS, 4);
   }
   yield write(first, gitsAddress(vm, 'GITS_CTLR', ctx), GITS_CTLR_ENABLE, 4);
+  ctx.onItsLayout?.(itsInitLayout(stmt.base, stmt.idbits, vm.vcpus));
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import type { MachineState } from '../engine/state.js';
 import { WorkingCopy } from '../engine/working-copy.js';
 import type { Frame } from '../replay/frame.js';
 import type { Loc, Scenario } from './ast.js';
-import { expandStatement, type Outcome } from './expand.js';
+import { expandStatement, type ItsInitLayout, type Outcome } from './expand.js';
 import { checkExpectation, type ExpectFailure } from './expectations.js';
 
 export interface RunOptions {
@@ -30,6 +30,8 @@ export interface RunResult {
    * goes on, so a dumped trace always runs.
    */
   warnings: { loc: Loc; message: string }[];
+  /** The table layout each `guest its_init` chose, in statement order (docs/its.md). */
+  layouts: { loc: Loc; layout: ItsInitLayout }[];
 }
 
 /**
@@ -43,8 +45,13 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
   let expectations = 0;
   const failures: ExpectFailure[] = [];
   const warnings: RunResult['warnings'] = [];
+  const layouts: RunResult['layouts'] = [];
   for (const stmt of scenario.statements) {
-    const expansion = expandStatement(stmt, { state: () => machine.state, registry });
+    const expansion = expandStatement(stmt, {
+      state: () => machine.state,
+      registry,
+      onItsLayout: (layout) => layouts.push({ loc: stmt.loc, layout }),
+    });
     let outcome: Outcome | undefined;
     let output: Output | undefined;
     for (;;) {
@@ -86,5 +93,6 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunResult 
     expectations,
     failures,
     warnings,
+    layouts,
   };
 }

@@ -4,6 +4,7 @@ import { defaultRegistry } from '../../replay/machine.js';
 import { createRecorder, fileSink, type Recorder } from '../../replay/recorder.js';
 import type { TraceHeaderInput } from '../../replay/trace-writer.js';
 import type { Scenario } from '../../scenario/ast.js';
+import type { ItsInitLayout, ItsInitTable } from '../../scenario/expand.js';
 import { decodeSource, parseScenario } from '../../scenario/parser.js';
 import { runScenario } from '../../scenario/runner.js';
 import { parse } from '../args.js';
@@ -18,7 +19,8 @@ Runs every statement of a scenario and checks its \`expect\` clauses.
 
 Options:
   --record OUT.vgt  record every primitive event, its output and effects into a trace
-  --json            print the result as one JSON object
+  --json            print the result as one JSON object (with \`layouts\`: the table layout
+                    each \`guest its_init\` chose, addresses and sizes)
 
 Exit status: 0 every expectation held, 1 one or more failed (all statements still run),
 2 the file could not be run (FILE:LINE:COL: message).`;
@@ -43,6 +45,28 @@ export function headerOf(scenario: Scenario): TraceHeaderInput {
     host: first && (first.kind === 'board' || first.kind === 'vm') ? first.host : 'gicv3',
     quirks: first && (first.kind === 'board' || first.kind === 'vm') ? first.quirks : [],
     seed: null,
+  };
+}
+
+function hex(value: bigint): string {
+  return `0x${value.toString(16)}`;
+}
+
+function tableJson(table: ItsInitTable): { addr: string; size: number } {
+  return { addr: hex(table.addr), size: table.size };
+}
+
+/** A `guest its_init` layout for --json: addresses as 0x-prefixed hex strings, sizes in bytes. */
+export function layoutJson(layout: ItsInitLayout) {
+  return {
+    statement: 'its_init',
+    base: hex(layout.base),
+    idbits: layout.idbits,
+    deviceTable: tableJson(layout.deviceTable),
+    collectionTable: tableJson(layout.collectionTable),
+    commandQueue: tableJson(layout.commandQueue),
+    propertyTable: { ...tableJson(layout.propertyTable), idbits: layout.propertyTable.idbits },
+    pendingTables: layout.pendingTables.map((t) => ({ vcpu: t.vcpu, ...tableJson(t) })),
   };
 }
 
@@ -88,6 +112,7 @@ export function runCommand(argv: string[], io: Io): number {
           message: f.message,
         })),
         warnings: result.warnings.map((w) => ({ line: w.loc.line, col: w.loc.col, message: w.message })),
+        layouts: result.layouts.map((l) => ({ line: l.loc.line, col: l.loc.col, ...layoutJson(l.layout) })),
         trace: out ?? null,
       }),
     );

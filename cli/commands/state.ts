@@ -22,7 +22,9 @@ export const help = `Usage: vgicrr state TRACE|FILE.vgs [--at #N|MARK] [--all] [
 
 Prints the machine state after an event: per VM its host and quirks, each vCPU (MPIDR, run
 state, pc, pstate, non-zero x registers), the guest RAM in use and, with a vGICv3, the
-distributor, an interrupt table and each vCPU's redistributor and CPU interface. A .vgs file
+distributor, an interrupt table and each vCPU's redistributor and CPU interface; with an ITS,
+its registers and queue pointers, devices (ITT address and size) with their ITEs, and
+collections with their targets, and every LPI as a row of the interrupt table. A .vgs file
 is run in memory first (a failed expectation is a warning here, not an error).
 
 Interrupt table flags (as Linux vgic-debug.c): P pending, L line level, A active, E enabled,

@@ -6,6 +6,7 @@
 //   mmio     'gits': the 128 KiB control + translation frames, mapped when ADDR is set, with
 //            command processing on CWRITER/CTLR writes (command-queue.ts)
 //   services signalMsi (KVM_SIGNAL_MSI)
+//   vGICv3   SAVE_PENDING_TABLES writing the LPI pending bits (save-restore.ts)
 //   frameBase 'gits' as the VMM placed it
 // LPI delivery itself is derived by the vGICv3 CPU interface (cpuif-derive.ts reads lpis.ts).
 
@@ -15,6 +16,7 @@ import { withVgicV3 } from '../gicv3/index.js';
 import { COMMAND_QUEUE_HOOKS } from './command-queue.js';
 import { GITS_HANDLER, ITS_LPI_HOOKS, makeVgicItsDevice, signalMsi } from './kvm-device.js';
 import { makeItsMmioHandler } from './registers.js';
+import { savePendingTables } from './save-restore.js';
 
 /** Registry.frameBase for 'gits': the ITS base once set. Pure. */
 export function itsFrameBase(vm: VmState, frame: FrameKind): number | undefined {
@@ -23,11 +25,14 @@ export function itsFrameBase(vm: VmState, frame: FrameKind): number | undefined 
 }
 
 /**
- * `base` with the vGICv3 (its redistributor LPI hooks filled in) and the vITS added (a new
- * registry; `base` is untouched). SAVE_PENDING_TABLES is not yet wired (next step of the issue).
+ * `base` with the vGICv3 (its redistributor LPI hooks and SAVE_PENDING_TABLES filled in) and the
+ * vITS added (a new registry; `base` is untouched).
  */
 export function withVgicIts(base: Registry): Registry {
-  const withGic = withVgicV3(base, { lpi: ITS_LPI_HOOKS });
+  const withGic = withVgicV3(base, {
+    lpi: ITS_LPI_HOOKS,
+    savePendingTables: (vm, _gic, ctx) => savePendingTables(vm, ctx.ownedPages),
+  });
   const previousFrameBase = withGic.frameBase;
   return {
     ...withGic,

@@ -9,8 +9,7 @@
 //   - One ITS per VM (`vm.devices.its`): a second KVM_CREATE_DEVICE(vgic-its) returns -EEXIST,
 //     where KVM would create another ITS. The scenario language names one `its` device.
 //   - KVM_DEV_ARM_ITS_SAVE_TABLES and KVM_DEV_ARM_ITS_RESTORE_TABLES take the vCPU locks
-//     (-EBUSY) and then return 0 WITHOUT writing or reading any table: the table ABI is the
-//     next step of the ITS issue (scope item 5). Nothing in guest RAM or the ITS changes.
+//     (-EBUSY), then run the table ABI revision 0 code of save-restore.ts.
 //   - GITS_TRANSLATER written by a guest does nothing: KVM has no row for it and takes MSIs only
 //     through KVM_SIGNAL_MSI / irqfd, which carry the DeviceID (vits.md §3.6; registers.ts).
 //
@@ -27,6 +26,7 @@ import { COMMAND_QUEUE_HOOKS, triggerLpi } from './command-queue.js';
 import { lpiPendingByteAddress, refreshLpiConfig, refreshLpiConfigForVcpu } from './lpis.js';
 import { GITS_PIDR4, GITS_REGISTERS, GITS_TYPER, itsRegsGet, itsRegsSet } from './registers.js';
 import { installIts, resetIts } from './reset.js';
+import { restoreTables, saveTables } from './save-restore.js';
 import { type ItsState, KVM_VGIC_V3_ITS_SIZE } from './state.js';
 
 /** KVM_DEV_ARM_VGIC_GRP_* the ITS device answers. */
@@ -92,8 +92,8 @@ function getItsAddr(its: ItsState, attr: bigint): AttrResult {
 
 /**
  * vgic_its_ctrl: INIT is a no-op (no lock); everything else takes every vCPU lock (-EBUSY while
- * a vCPU runs), then CTRL_RESET (vgic_its_reset), SAVE/RESTORE_TABLES (0 without effect in
- * this build, see the header), anything else -ENXIO.
+ * a vCPU runs), then CTRL_RESET (vgic_its_reset), SAVE_TABLES / RESTORE_TABLES (table ABI
+ * revision 0, save-restore.ts), anything else -ENXIO.
  */
 function setItsCtrl(vm: VmState, its: ItsState, attr: bigint, ctx: StepContext): number {
   if (attr === CTRL_INIT) return 0;
@@ -103,13 +103,9 @@ function setItsCtrl(vm: VmState, its: ItsState, attr: bigint, ctx: StepContext):
       resetIts(vm, its);
       return 0;
     case CTRL_ITS_SAVE_TABLES:
+      return saveTables(vm, its, ctx.ownedPages);
     case CTRL_ITS_RESTORE_TABLES:
-      // Not yet modelled (see the header): said in the trace, so nobody mistakes it for a save.
-      ctx.emit({
-        type: 'engine.unmodelled',
-        what: attr === CTRL_ITS_SAVE_TABLES ? 'ITS_SAVE_TABLES' : 'ITS_RESTORE_TABLES',
-      });
-      return 0;
+      return restoreTables(vm, its, ctx.ownedPages);
     default:
       return -ENXIO;
   }
