@@ -2,6 +2,7 @@
 // with every name resolved that can be resolved without running anything; names whose meaning
 // depends on the machine (a GICR_ address, `vcpu=K`) stay symbolic until expansion.
 
+import type { ItsCommandName } from '../devices/its/commands.js';
 import type { RegisterSpace } from '../devices/names.js';
 import type { DeviceHandle, HostKind } from '../engine/events.js';
 
@@ -211,19 +212,8 @@ export interface GuestRegStatement extends Base {
   /** 0–30 for x0–x30, 31 pc, 32 pstate. */
   reg: number;
 }
-export type ItsCommandName =
-  | 'MAPD'
-  | 'MAPC'
-  | 'MAPTI'
-  | 'MAPI'
-  | 'MOVI'
-  | 'INT'
-  | 'CLEAR'
-  | 'INV'
-  | 'INVALL'
-  | 'MOVALL'
-  | 'DISCARD'
-  | 'SYNC';
+/** The ITS commands a scenario can write (the twelve KVM's vITS executes). */
+export type { ItsCommandName };
 export interface GuestItsStatement extends Base {
   kind: 'guest_its';
   vcpu: number;

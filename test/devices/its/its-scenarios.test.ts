@@ -4,8 +4,6 @@
 // and `cpu.irq` effects of the ITS paths, the primitive events `guest its_init` / `lpi_config` /
 // `vcpu K its` expand into, and every event of a scenario replayable through all step paths.
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cloneState, freezeState } from '../../../engine/clone.js';
 import type { Effect, EngineEvent } from '../../../engine/events.js';
@@ -15,11 +13,7 @@ import { defaultRegistry } from '../../../replay/machine.js';
 import { parseScenario } from '../../../scenario/parser.js';
 import { runScenario } from '../../../scenario/runner.js';
 import { expectAllReplayable } from '../../helpers/expect-replayable.js';
-
-const dir = join(import.meta.dirname, '..', '..', 'scenarios', 'its');
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.vgs'))
-  .sort();
+import { scenarioSuite } from '../../helpers/scenario-suite.js';
 
 function run(text: string) {
   const frames: Frame[] = [];
@@ -41,24 +35,7 @@ vcpu 0 its MAPC icid=0 rdbase=1
 vcpu 0 its MAPTI dev=1 event=0 lpi=8192 icid=0
 `;
 
-describe('ITS conformance scenarios', () => {
-  it('finds the scenario files', () => {
-    expect(files.length).toBeGreaterThan(0);
-  });
-
-  it.each(files)('%s: every expectation holds', (file) => {
-    const path = join(dir, file);
-    const scenario = parseScenario(readFileSync(path, 'utf8'), path);
-    const result = runScenario(scenario, { registry: defaultRegistry() });
-    const failures = result.failures.map((f) =>
-      JSON.stringify(f, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)),
-    );
-    expect(failures).toEqual([]);
-    // Every ITS call is modelled (save/restore tables included): nothing warns.
-    expect(result.warnings).toEqual([]);
-    expect(result.expectations).toBeGreaterThan(0);
-  });
-});
+scenarioSuite('ITS conformance scenarios', 'its');
 
 describe('board virt its=on', () => {
   it('creates, inits and places the ITS: every call succeeds and the frame is mapped', () => {
