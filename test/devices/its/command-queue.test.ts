@@ -14,7 +14,6 @@ import {
   encodeItsCommand,
   GITS_CMD_VMAPP,
   ITS_CMD_SIZE,
-  type ItsCommandName,
 } from '../../../devices/its/commands.js';
 import { decodeLpiProperty, lpiCandidates, lpiTargets, maxLpisPropbaser } from '../../../devices/its/lpis.js';
 import { GITS_BASER0_RESET, GITS_BASER1_RESET, installIts } from '../../../devices/its/reset.js';
@@ -23,23 +22,22 @@ import type { Effect } from '../../../engine/events.js';
 import { loadRam, storeRam, storeRamBytes } from '../../../engine/ram.js';
 import type { VmState } from '../../../engine/state.js';
 import { gicVm } from '../../helpers/gic.js';
+import {
+  CBASER,
+  type CmdSpec,
+  COLLECTION_TABLE,
+  DEVICE_TABLE,
+  ITT,
+  NOT_RAM,
+  PEND_TABLE,
+  PROP_TABLE,
+  QUEUE,
+  VALID,
+} from '../../helpers/its.js';
 
 const QUIRK_NAMES = ['its-stale-dte-after-unmap', 'its-discard-unmapped-collection', 'movall-all-lpis'];
-const VALID = 1n << 63n;
-const QUEUE = 0x4001_0000;
-/** CBASER: Valid, inner RaWb, InnerShareable, one 4 KiB page (128 commands). */
-const CBASER = VALID | (3n << 59n) | BigInt(QUEUE) | (1n << 10n);
-const DEVICE_TABLE = 0x4010_0000;
-const COLLECTION_TABLE = 0x4020_0000;
-const PROP_TABLE = 0x4030_0000;
-const PEND_TABLE = (vcpu: number): number => 0x4040_0000 + vcpu * 0x1_0000;
-const ITT = (dev: number): number => 0x4100_0000 + dev * 0x1000;
-/** Outside guest RAM (RAM is 0x4000_0000..0x8000_0000). */
-const NOT_RAM = 0x1000_0000;
 /** LPI_PROP_DEFAULT of kvm-unit-tests: priority 0xA0, group bit, enabled. */
 const LPI_PROP_DEFAULT = 0xa3;
-
-type CmdSpec = readonly [ItsCommandName, Record<string, bigint | undefined>];
 
 interface Rig {
   vm: VmState;

@@ -8,7 +8,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { processCommands } from '../../../devices/its/command-queue.js';
-import { encodeItsCommand, ITS_CMD_SIZE, type ItsCommandName } from '../../../devices/its/commands.js';
+import { encodeItsCommand, ITS_CMD_SIZE } from '../../../devices/its/commands.js';
 import { lpiCandidates } from '../../../devices/its/lpis.js';
 import { GITS_BASER, itsRegsGet, itsRegsSet } from '../../../devices/its/registers.js';
 import { GITS_BASER0_RESET, GITS_BASER1_RESET, installIts, resetIts } from '../../../devices/its/reset.js';
@@ -19,21 +19,22 @@ import type { Effect } from '../../../engine/events.js';
 import { loadRam, PageOwnership, storeRam, storeRamBytes } from '../../../engine/ram.js';
 import type { VmState } from '../../../engine/state.js';
 import { gicVm } from '../../helpers/gic.js';
+import {
+  CBASER,
+  type CmdSpec,
+  COLLECTION_TABLE,
+  DEVICE_TABLE,
+  ITT,
+  NOT_RAM,
+  PEND_TABLE,
+  PROP_TABLE,
+  QUEUE,
+  VALID,
+} from '../../helpers/its.js';
 
-const VALID = 1n << 63n;
 const INDIRECT = 1n << 62n;
-const QUEUE = 0x4001_0000;
-const CBASER = VALID | (3n << 59n) | BigInt(QUEUE) | (1n << 10n);
-const DEVICE_TABLE = 0x4010_0000;
-const COLLECTION_TABLE = 0x4020_0000;
-const PROP_TABLE = 0x4030_0000;
-const PEND_TABLE = (vcpu: number): number => 0x4040_0000 + vcpu * 0x1_0000;
-const ITT = (dev: number): number => 0x4100_0000 + dev * 0x1000;
 const L2_A = 0x4050_0000;
 const L2_B = 0x4060_0000;
-const NOT_RAM = 0x1000_0000;
-
-type CmdSpec = readonly [ItsCommandName, Record<string, bigint | undefined>];
 
 interface Rig {
   vm: VmState;
