@@ -5,12 +5,13 @@
 
 import { EBADF, EBUSY, EEXIST, EFAULT, EINVAL, EIO, ENODEV, ENOENT, ENXIO, EOPNOTSUPP } from './errno.js';
 import type { EngineEvent, EventOf, Output } from './events.js';
-import { inRam, loadRam, storeRam } from './ram.js';
+import { inRam, loadRam, shareRam, storeRam } from './ram.js';
 import { findMmio, type StepContext } from './registry.js';
 import {
   currentVm,
   MAX_VCPUS,
   type MachineState,
+  type MigrationState,
   newVcpu,
   RESET_PSTATE,
   type VcpuState,
@@ -34,13 +35,38 @@ const SMCCC_RET_NOT_SUPPORTED = 0xffff_ffff_ffff_ffffn;
 const U64 = (1n << 64n) - 1n;
 
 export function applyEvent(machine: MachineState, event: EngineEvent, ctx: StepContext): Output {
+  // Taken before the event: `migrate_end` removes it, and its hooks still see the whole migration.
+  const migration = machine.migration;
   const output = routeEvent(machine, event, ctx);
   const hooks = ctx.registry.hooks.afterEvent;
   if (hooks.length > 0) {
     const vm = currentVm(machine);
     if (vm && !vm.dead) for (const hook of hooks) hook(vm, ctx);
   }
+  if (migration) noteMigrationStep(machine, migration, event, output, ctx);
   return output;
+}
+
+/** Counts a migration step, keeps its first failure, and lets the ordering rules look at it. */
+function noteMigrationStep(
+  machine: MachineState,
+  migration: MigrationState,
+  event: EngineEvent,
+  output: Output,
+  ctx: StepContext,
+): void {
+  if (event.type !== 'migrate.end') migration.steps++;
+  if (
+    event.type !== 'migrate.end' &&
+    migration.firstError === 0 &&
+    output.rc !== undefined &&
+    output.rc < 0
+  ) {
+    migration.firstError = output.rc;
+    migration.failedStep = migration.steps;
+    migration.failedEvent = event.type;
+  }
+  for (const hook of ctx.registry.hooks.migrationStep) hook(machine, migration, event, output, ctx);
 }
 
 function routeEvent(machine: MachineState, event: EngineEvent, ctx: StepContext): Output {
@@ -50,6 +76,16 @@ function routeEvent(machine: MachineState, event: EngineEvent, ctx: StepContext)
     case 'trace.mark':
     case 'trace.note':
       return {};
+    case 'vm.select':
+      if (event.vm < 0 || event.vm >= machine.vms.length) return { rc: -EINVAL };
+      machine.current = event.vm;
+      return { rc: 0 };
+    case 'ram.transfer':
+      return { rc: transferRam(machine, event, ctx) };
+    case 'migrate.begin':
+      return { rc: beginMigration(machine, event) };
+    case 'migrate.end':
+      return endMigration(machine, ctx);
     default:
       break;
   }
@@ -137,6 +173,50 @@ function routeEvent(machine: MachineState, event: EngineEvent, ctx: StepContext)
 type GuestEvent = EventOf<
   'guest.read' | 'guest.write' | 'guest.mrs' | 'guest.msr' | 'guest.hvc' | 'guest.reg'
 >;
+
+/** The VMM's RAM transfer: the destination's RAM becomes the source's, page for page. */
+function transferRam(machine: MachineState, event: EventOf<'ram.transfer'>, ctx: StepContext): number {
+  const from = machine.vms[event.from];
+  const to = machine.vms[event.to];
+  if (!from || !to || from === to) return -EINVAL;
+  if (to.dead) return -EIO;
+  // A VMM writes guest memory through its mapping while the vCPUs are stopped; a running vCPU
+  // would race with the copy, so we refuse it rather than pick an order.
+  if (to.vcpus.some((v) => v.inRun)) return -EBUSY;
+  to.ram = shareRam(from.ram, ctx.ownedPages);
+  return 0;
+}
+
+function beginMigration(machine: MachineState, event: EventOf<'migrate.begin'>): number {
+  if (machine.migration) return -EBUSY;
+  if (!currentVm(machine)) return -EINVAL;
+  machine.migration = {
+    vmm: event.vmm,
+    quirks: event.quirks === '' ? [] : event.quirks.split(','),
+    source: machine.current,
+    steps: 0,
+    failedStep: 0,
+    failedEvent: '',
+    firstError: 0,
+    seen: {},
+  };
+  return 0;
+}
+
+function endMigration(machine: MachineState, ctx: StepContext): Output {
+  const migration = machine.migration;
+  if (!migration) return { rc: -EINVAL };
+  if (migration.firstError !== 0) {
+    ctx.emit({
+      type: 'migrate.step-failed',
+      step: migration.failedStep,
+      event: migration.failedEvent,
+      rc: migration.firstError,
+    });
+  }
+  delete machine.migration;
+  return { rc: migration.firstError };
+}
 
 function isGuestEvent(event: EngineEvent): event is GuestEvent {
   return event.type.startsWith('guest.');

@@ -138,6 +138,32 @@ export interface MemWriteEvent {
   value: bigint;
   size: AccessSize;
 }
+/** Which VM the following statements address (`use_vm N`): a VMM driving two VMs, as a migration does. */
+export interface VmSelectEvent {
+  type: 'vm.select';
+  vm: number;
+}
+/** The VMM copies every guest RAM page of VM `from` into VM `to` (a migration's RAM transfer). */
+export interface RamTransferEvent {
+  type: 'ram.transfer';
+  from: number;
+  to: number;
+}
+/**
+ * A checkpoint migration starts (`migrate_begin`): the VMM profile and its quirks, kept so that
+ * the steps that follow are checked against the ordering rules and their first failure is the
+ * `migrate` statement's result.
+ */
+export interface MigrateBeginEvent {
+  type: 'migrate.begin';
+  vmm: string;
+  /** VMM quirks, comma-separated (empty for none). */
+  quirks: string;
+}
+/** The migration is over (`migrate_end`): `rc` is the first failing step's error, 0 if none failed. */
+export interface MigrateEndEvent {
+  type: 'migrate.end';
+}
 export interface MarkEvent {
   type: 'trace.mark';
   name: string;
@@ -173,6 +199,10 @@ export type EngineEvent =
   | GuestRegEvent
   | MemReadEvent
   | MemWriteEvent
+  | VmSelectEvent
+  | RamTransferEvent
+  | MigrateBeginEvent
+  | MigrateEndEvent
   | MarkEvent
   | NoteEvent;
 

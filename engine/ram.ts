@@ -30,6 +30,11 @@ export class PageOwnership {
     this.pages.add(page);
   }
 
+  /** `page` is now held elsewhere too (another VM's RAM): stores must copy it again. */
+  release(page: Uint8Array): void {
+    this.pages.delete(page);
+  }
+
   /** Whether `page` is owned, without it counting as a write. */
   owns(page: Uint8Array): boolean {
     return this.pages.has(page);
@@ -172,4 +177,23 @@ export function storeRamBytes(pages: RamPages, addr: number, bytes: Uint8Array, 
     writablePage(pages, pageIndex(at), owned).set(bytes.subarray(done, done + n), offset);
     done += n;
   }
+}
+
+/**
+ * A copy of `from` that shares its pages, for another VM: every shared page stops being owned so
+ * that a later in-place store to either VM cannot reach the other.
+ */
+export function shareRam(from: RamPages, owned?: PageOwnership): RamPages {
+  const out: RamPages = {};
+  for (const block of Object.keys(from)) {
+    const pages = from[block]!;
+    const copy: Record<string, Uint8Array> = {};
+    for (const page of Object.keys(pages)) {
+      const bytes = pages[page]!;
+      owned?.release(bytes);
+      copy[page] = bytes;
+    }
+    out[block] = copy;
+  }
+  return out;
 }

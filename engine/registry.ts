@@ -4,9 +4,9 @@
 // registers, a hypercall range, firmware pseudo-registers and lifecycle hooks. The composition
 // root (`replay/machine.ts`) builds the registry once.
 
-import type { DeviceHandle, Effect, EngineEvent } from './events.js';
+import type { DeviceHandle, Effect, EngineEvent, Output } from './events.js';
 import type { PageOwnership } from './ram.js';
-import type { MachineState, MmioRegion, VcpuState, VmState } from './state.js';
+import type { MachineState, MigrationState, MmioRegion, VcpuState, VmState } from './state.js';
 
 /** What every reducer receives besides the draft: the registry and the effect sink. */
 export interface StepContext {
@@ -97,6 +97,17 @@ export interface Hooks {
    * the in-place step paths call it identically.
    */
   afterEvent: ((vm: VmState, ctx: StepContext) => void)[];
+  /**
+   * Each step of a checkpoint migration (between `migrate_begin` and `migrate_end`), after the
+   * event is done: the ordering rules of qemu-client.md §3 flag violations as effects.
+   */
+  migrationStep: ((
+    machine: MachineState,
+    migration: MigrationState,
+    event: EngineEvent,
+    output: Output,
+    ctx: StepContext,
+  ) => void)[];
 }
 
 /** Calls whose whole behaviour belongs to one device; absent means KVM has nothing to serve them. */
@@ -148,6 +159,7 @@ export function emptyRegistry(): Registry {
       guestEntry: [],
       vcpuReset: [],
       afterEvent: [],
+      migrationStep: [],
     },
     services: {},
   };

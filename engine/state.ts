@@ -60,10 +60,31 @@ export interface VmState {
   devices: VmDevices;
 }
 
+/** A checkpoint migration in progress (between `migrate_begin` and `migrate_end`). */
+export interface MigrationState {
+  vmm: string;
+  quirks: string[];
+  /** The VM being migrated (current at `migrate_begin`). */
+  source: number;
+  /** Steps (events) since `migrate_begin`, the current one included. */
+  steps: number;
+  /** The first failing step: its number, event type and rc (rc 0: none failed yet). */
+  failedStep: number;
+  failedEvent: string;
+  firstError: number;
+  /**
+   * What the ordering rules (qemu-client.md §3) have seen so far, by rule-defined key: plain
+   * flags, so that the checks are a function of the recorded steps alone.
+   */
+  seen: Record<string, number>;
+}
+
 export interface MachineState {
   vms: VmState[];
   /** Index into `vms` of the VM statements address; -1 before the first `vm`. */
   current: number;
+  /** Present only while a migration runs, so that states without one hash as before. */
+  migration?: MigrationState;
 }
 
 export const RAM_BASE = 0x4000_0000;

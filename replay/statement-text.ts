@@ -150,6 +150,14 @@ export function statementText(event: EngineEvent): string {
       return `mark ${event.name}`;
     case 'trace.note':
       return `note ${event.text}`;
+    case 'vm.select':
+      return `use_vm ${event.vm}`;
+    case 'ram.transfer':
+      return `ram_transfer ${event.from} ${event.to}`;
+    case 'migrate.begin':
+      return `migrate_begin vmm=${event.vmm}${event.quirks ? ` quirks=${event.quirks}` : ''}`;
+    case 'migrate.end':
+      return 'migrate_end';
   }
 }
 

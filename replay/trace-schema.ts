@@ -20,11 +20,11 @@ import type { EventOf, EventType, HostKind } from '../engine/events.js';
 import { TraceError } from './trace-error.js';
 
 /** The format this build writes. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 /** The oldest reader that can read what this build writes. */
 export const MIN_READER_VERSION = 1;
 /** The newest format version whose files this build's reader understands fully. */
-export const READER_VERSION = 1;
+export const READER_VERSION = 2;
 
 /**
  * Byte layout (all integers little-endian). Offsets are relative to the start of each block.
@@ -306,6 +306,23 @@ const EVENTS = {
   },
   'trace.mark': { code: 23, fields: [['name', 'str']] },
   'trace.note': { code: 24, fields: [['text', 'str']] },
+  // Format 2: the primitive statements of a checkpoint migration.
+  'vm.select': { code: 25, fields: [['vm', 'u32']] },
+  'ram.transfer': {
+    code: 26,
+    fields: [
+      ['from', 'u32'],
+      ['to', 'u32'],
+    ],
+  },
+  'migrate.begin': {
+    code: 27,
+    fields: [
+      ['vmm', 'str'],
+      ['quirks', 'str'],
+    ],
+  },
+  'migrate.end': { code: 28, fields: [] },
 } as const satisfies { [T in EventType]: { code: number; fields: FieldList<T> } };
 
 // Compile-time completeness: every field of every event type is listed above.

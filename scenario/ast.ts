@@ -252,6 +252,28 @@ export interface MigrateStatement extends Base {
   quirks: string[];
   /** `host=` of the destination, when given. */
   host?: HostKind;
+  /** `msi=`: MSIs devices still send when the VM stops (an extension; see docs/migration.md). */
+  msis?: { devid: number; eventid: number }[];
+}
+/** `use_vm N`: the VM the following statements address. */
+export interface UseVmStatement extends Base {
+  kind: 'use_vm';
+  vm: number;
+}
+/** `ram_transfer FROM TO`: the VMM copies guest RAM from VM FROM to VM TO. */
+export interface RamTransferStatement extends Base {
+  kind: 'ram_transfer';
+  from: number;
+  to: number;
+}
+/** `migrate_begin vmm=V [quirks=…]` / `migrate_end`: the bracket `migrate` records around its steps. */
+export interface MigrateBeginStatement extends Base {
+  kind: 'migrate_begin';
+  vmm: VmmProfile;
+  quirks: string[];
+}
+export interface MigrateEndStatement extends Base {
+  kind: 'migrate_end';
 }
 export interface MarkStatement extends Base {
   kind: 'mark';
@@ -290,6 +312,10 @@ export type Statement =
   | ItsInitStatement
   | LpiConfigStatement
   | MigrateStatement
+  | UseVmStatement
+  | RamTransferStatement
+  | MigrateBeginStatement
+  | MigrateEndStatement
   | MarkStatement
   | NoteStatement;
 

@@ -10,6 +10,7 @@ import { ADDR_ATTRS, ATTR_GROUPS, CTRL_ATTRS, MPIDR_ATTR_GROUPS, registerByName 
 import type { Effect, EngineEvent, Output } from '../engine/events.js';
 import type { FrameKind, Registry } from '../engine/registry.js';
 import { currentVm, type MachineState, type VcpuState, type VmState, vcpuById } from '../engine/state.js';
+import { checkpointMigrate } from '../replay/migration/driver.js';
 import {
   type AddressOperand,
   type AttrOperand,
@@ -154,10 +155,20 @@ export function* expandStatement(stmt: Statement, ctx: ExpandContext): Expansion
       yield* expandItsCommand(stmt, ctx);
       return undefined;
     case 'migrate':
-      throw new ScenarioError(
-        stmt.loc,
-        'migrate needs the migration drivers, which this build does not have yet',
-      );
+      return yield* checkpointMigrate(ctx.state, {
+        vmm: stmt.vmm,
+        quirks: stmt.quirks,
+        ...(stmt.host ? { host: stmt.host } : {}),
+        ...(stmt.msis ? { inflightMsis: stmt.msis } : {}),
+      });
+    case 'use_vm':
+      return (yield { type: 'vm.select', vm: stmt.vm }).output;
+    case 'ram_transfer':
+      return (yield { type: 'ram.transfer', from: stmt.from, to: stmt.to }).output;
+    case 'migrate_begin':
+      return (yield { type: 'migrate.begin', vmm: stmt.vmm, quirks: stmt.quirks.join(',') }).output;
+    case 'migrate_end':
+      return (yield { type: 'migrate.end' }).output;
   }
 }
 

@@ -250,3 +250,24 @@ export function quirkList(o: OptionToken | undefined, side: QuirkSide): string[]
   }
   return out;
 }
+
+/** `msi=DEVID:EVENTID,…` of `migrate`: the MSIs devices still send when the VM stops. */
+export function msiList(o: OptionToken): { devid: number; eventid: number }[] {
+  const out: { devid: number; eventid: number }[] = [];
+  const chars = Array.from(o.value.text);
+  let start = 0;
+  while (start <= chars.length) {
+    let end = start;
+    while (end < chars.length && chars[end] !== ',') end++;
+    const item = chars.slice(start, end).join('');
+    const loc = locIn(o.value, start);
+    const m = /^(0x[0-9a-fA-F]+|[0-9]+):(0x[0-9a-fA-F]+|[0-9]+)$/.exec(item);
+    if (!m) fail(loc, `\`msi=\` takes DEVID:EVENTID pairs separated by commas, not \`${item}\``);
+    const devid = Number(m[1]);
+    const eventid = Number(m[2]);
+    if (devid > 0xffff_ffff || eventid > 0xffff_ffff) fail(loc, `\`${item}\`: DEVID and EVENTID are 32-bit`);
+    out.push({ devid, eventid });
+    start = end + 1;
+  }
+  return out;
+}

@@ -15,7 +15,7 @@ import { type AttrTarget, type Scenario, ScenarioError, type Statement, type Vmm
 import { decodeSource, type LogicalLine, lexScenario, type Token } from './lexer.js';
 import { HVC_OUTPUTS, type Outputs, parseExpect, RC_ONLY, rcAndValue, VALUE_ONLY } from './parse-expect.js';
 import { type Parsed, parseGuest, parseMem, parseVcpu } from './parse-guest.js';
-import { attrOperand, MPIDR_GROUPS, oneRegOperand, quirkList } from './parse-operands.js';
+import { attrOperand, MPIDR_GROUPS, msiList, oneRegOperand, quirkList } from './parse-operands.js';
 import {
   fail,
   Head,
@@ -290,16 +290,54 @@ const KEYWORDS: Readonly<Record<string, Keyword>> = {
   stop: { usage: 'stop', parse: noOperands('stop') },
   cont: { usage: 'cont', parse: noOperands('cont') },
   migrate: {
-    usage: 'migrate [vmm=qemu|qemu-9|cloud-hypervisor|firecracker|gem5] [quirks=A,B] [host=gicv3|gicv4.1]',
+    usage:
+      'migrate [vmm=qemu|qemu-9|cloud-hypervisor|firecracker|gem5] [quirks=A,B] [host=gicv3|gicv4.1] [msi=DEVID:EVENTID,…]',
     parse(h, loc) {
-      h.check(['vmm', 'quirks', 'host'], 0);
+      h.check(['vmm', 'quirks', 'host', 'msi'], 0);
       const stmt: Statement = { kind: 'migrate', loc, vmm: 'qemu', quirks: [] };
       for (const o of h.opts) {
         if (o.key === 'vmm') stmt.vmm = oneOf(o.value, VMMS, 'VMM');
         else if (o.key === 'quirks') stmt.quirks = quirkList(o, 'vmm');
+        else if (o.key === 'msi') stmt.msis = msiList(o);
         else stmt.host = oneOf(o.value, HOSTS, 'host');
       }
       return stmt;
+    },
+  },
+  use_vm: {
+    usage: 'use_vm VM',
+    parse(h, loc) {
+      h.check([], 1);
+      return { kind: 'use_vm', loc, vm: u32(h.need(0, 'a VM number'), 'VM number') };
+    },
+  },
+  ram_transfer: {
+    usage: 'ram_transfer FROM TO',
+    parse(h, loc) {
+      h.check([], 2);
+      const from = u32(h.need(0, 'the source VM number'), 'VM number');
+      const to = u32(h.need(1, 'the destination VM number'), 'VM number');
+      return { kind: 'ram_transfer', loc, from, to };
+    },
+  },
+  migrate_begin: {
+    usage: 'migrate_begin vmm=qemu|qemu-9|cloud-hypervisor|firecracker|gem5 [quirks=A,B]',
+    parse(h, loc) {
+      h.check(['vmm', 'quirks'], 0);
+      h.needOpt('vmm');
+      const stmt: Statement = { kind: 'migrate_begin', loc, vmm: 'qemu', quirks: [] };
+      for (const o of h.opts) {
+        if (o.key === 'vmm') stmt.vmm = oneOf(o.value, VMMS, 'VMM');
+        else stmt.quirks = quirkList(o, 'vmm');
+      }
+      return stmt;
+    },
+  },
+  migrate_end: {
+    usage: 'migrate_end',
+    parse(h, loc) {
+      h.check([], 0);
+      return { kind: 'migrate_end', loc };
     },
   },
   mark: {
@@ -332,6 +370,10 @@ function outputsOf(stmt: Statement): Outputs | undefined {
     case 'cont':
     case 'mem_write':
     case 'migrate':
+    case 'use_vm':
+    case 'ram_transfer':
+    case 'migrate_begin':
+    case 'migrate_end':
       return RC_ONLY;
     case 'get_attr':
     case 'mem_read':

@@ -4,12 +4,14 @@
 //   mmio     'gicd' (distributor, mapped at first run) and 'gicr' (one per placed vCPU)
 //   sysregs  every ICC_*_EL1 encoding, guest MRS/MSR through cpuif.ts (UNDEF without a vGIC)
 //   hooks    vcpuPrecreate (-EBUSY after INIT, placement refusal), vcpuCreated (private IRQs,
-//            placement), firstRun (vgic_v3_map_resources), afterEvent (cpu.irq / cpu.fiq effects)
+//            placement), firstRun (vgic_v3_map_resources), afterEvent (cpu.irq / cpu.fiq effects),
+//            migrationStep (the save/restore ordering rules of devices/migration-order.ts)
 //   services irqLine (KVM_IRQ_LINE); signalMsi is left to the ITS model
 //   frameBase 'gicd' and 'gicr' as the VMM placed them; 'gits' is the ITS model's
 
 import type { FrameKind, Registry, SysregHandler } from '../../engine/registry.js';
 import type { VcpuState, VmState } from '../../engine/state.js';
+import { checkMigrationStep } from '../migration-order.js';
 import { ICC_REGISTERS, iccRead, iccWrite } from './cpuif.js';
 import { distMmioHandler } from './dist-registers.js';
 import {
@@ -76,6 +78,7 @@ export function withVgicV3(base: Registry, ext: VgicV3Extensions = {}): Registry
       vcpuCreated: [...base.hooks.vcpuCreated, (vm, vcpu) => vgicVcpuCreated(vm, vcpu)],
       firstRun: [...base.hooks.firstRun, (vm) => vgicFirstRun(vm)],
       afterEvent: [...base.hooks.afterEvent, signalInterrupts],
+      migrationStep: [...base.hooks.migrationStep, checkMigrationStep],
     },
     services: {
       ...base.services,

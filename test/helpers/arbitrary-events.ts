@@ -232,6 +232,28 @@ export function eventArb(options: EventArbitraryOptions = {}): fc.Arbitrary<Engi
       weight: 1,
     },
     { arbitrary: vmCreateArb(), weight: 1 },
+    // The migration primitives, in and out of order (a migrate_end without a begin is -EINVAL).
+    {
+      arbitrary: fc.record({ type: fc.constant('vm.select' as const), vm: fc.integer({ min: 0, max: 2 }) }),
+      weight: 1,
+    },
+    {
+      arbitrary: fc.record({
+        type: fc.constant('ram.transfer' as const),
+        from: fc.integer({ min: 0, max: 2 }),
+        to: fc.integer({ min: 0, max: 2 }),
+      }),
+      weight: 1,
+    },
+    {
+      arbitrary: fc.record({
+        type: fc.constant('migrate.begin' as const),
+        vmm: fc.constantFrom('qemu', 'gem5'),
+        quirks: fc.constantFrom('', 'zero-clear', 'force-ptz,no-level-info'),
+      }),
+      weight: 1,
+    },
+    { arbitrary: fc.constant({ type: 'migrate.end' as const }), weight: 1 },
   ];
   if (options.deviceCalls) {
     const dev = fc.constantFrom('gic' as const, 'its' as const);

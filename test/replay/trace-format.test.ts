@@ -12,7 +12,13 @@ import type { AccessSize, Effect, EngineEvent, Output } from '../../engine/event
 import type { Frame } from '../../replay/frame.js';
 import { TraceError } from '../../replay/trace-error.js';
 import { assertIntact, type LoadedTrace, readTrace } from '../../replay/trace-reader.js';
-import { MSGPACKR_OPTIONS, type TraceHeaderInput } from '../../replay/trace-schema.js';
+import {
+  EVENT_SCHEMA,
+  FORMAT_VERSION,
+  MSGPACKR_OPTIONS,
+  READER_VERSION,
+  type TraceHeaderInput,
+} from '../../replay/trace-schema.js';
 import { encodeTrace, TraceWriter } from '../../replay/trace-writer.js';
 
 const HEADER: TraceHeaderInput = {
@@ -293,7 +299,12 @@ describe('round trip', () => {
 
   it('keeps the header', () => {
     const trace = readTrace(encodeTrace(HEADER, []));
-    expect(trace.header).toMatchObject({ ...HEADER, format: 1, minReader: 1, chunkEvents: 4096 });
+    expect(trace.header).toMatchObject({
+      ...HEADER,
+      format: FORMAT_VERSION,
+      minReader: 1,
+      chunkEvents: 4096,
+    });
     expect(trace.header.msgpackr).toEqual(MSGPACKR_OPTIONS);
     expect(trace.length).toBe(0);
     expect(trace.chunks).toEqual([]);
@@ -542,19 +553,22 @@ describe('versions and schema', () => {
     expect(Buffer.compare(same, bytes)).toBe(0);
   });
 
+  /** A format newer than this build reads. */
+  const NEXT = READER_VERSION + 1;
+
   it('rejects a file that needs a newer reader', () => {
     const error = expectTraceError(
       () =>
         readTrace(
           withHeader(bytes, (h) => {
-            h.format = 2;
-            h.minReader = 2;
+            h.format = NEXT;
+            h.minReader = NEXT;
           }),
         ),
       'VERSION_TOO_NEW',
     );
-    expect(error.message).toMatch(
-      /format 2 needs a reader for format 2 or newer; this vgicrr reads format 1/,
+    expect(error.message).toContain(
+      `format ${NEXT} needs a reader for format ${NEXT} or newer; this vgicrr reads format ${READER_VERSION}`,
     );
     expectTraceError(
       () =>
@@ -570,19 +584,19 @@ describe('versions and schema', () => {
 
   it('reads a newer format that still accepts this reader, adding event types', () => {
     const newer = withHeader(bytes, (h) => {
-      h.format = 2;
+      h.format = NEXT;
       h.body.future = 'ignored';
       const schema = h.body.schema as { events: unknown[] };
-      schema.events.push([25, 'future.event', [['x', 'u32']]]);
+      schema.events.push([EVENT_SCHEMA.length, 'future.event', [['x', 'u32']]]);
       h.body.schemaHash = schemaHash(schema);
     });
     const trace = readTrace(newer);
     expect(trace.issues).toEqual([]);
-    expect(trace.header.format).toBe(2);
+    expect(trace.header.format).toBe(NEXT);
     expect(allFrames(trace)).toEqual(frames);
   });
 
-  it('rejects a v1 file whose schema differs from this reader', () => {
+  it('rejects a current-format file whose schema differs from this reader', () => {
     const changed = withHeader(bytes, (h) => {
       const schema = h.body.schema as { events: [number, string, [string, string][]][] };
       schema.events[1]![2] = [['vcpu', 'u16']];
@@ -593,7 +607,7 @@ describe('versions and schema', () => {
 
   it('rejects a newer file that changes a known event', () => {
     const changed = withHeader(bytes, (h) => {
-      h.format = 2;
+      h.format = NEXT;
       const schema = h.body.schema as { events: [number, string, [string, string][]][] };
       schema.events[1]![2] = [['vcpu', 'u16']];
       h.body.schemaHash = schemaHash(schema);

@@ -198,36 +198,71 @@ function encodedParts(bytes: Uint8Array): Buffer[] {
   return parts;
 }
 
-describe('golden v1 trace', () => {
-  if (!existsSync(GOLDEN) && process.env.UPDATE_TRACE_GOLDEN === '1') {
-    const frames = goldenFrames();
+interface GoldenSpec {
+  version: number;
+  file: URL;
+  frames: () => Frame[];
+  /** Chunk-end positions (chunks of 8 events). */
+  chunkEnds: number[];
+}
+
+/** v2 adds the migration statements (use_vm, ram_transfer, migrate_begin, migrate_end). */
+function goldenFramesV2(): Frame[] {
+  return [
+    ...goldenFrames(),
+    f({ type: 'migrate.begin', vmm: 'qemu', quirks: 'zero-clear,force-ptz' }, { rc: 0 }),
+    f({ type: 'vm.select', vm: 1 }, { rc: -22 }),
+    f({ type: 'ram.transfer', from: 0, to: 1 }, { rc: 0 }),
+    f({ type: 'migrate.end' }, { rc: -16 }, [
+      { type: 'migrate.step-failed', step: 2, event: 'vm.select', rc: -22 },
+    ]),
+  ];
+}
+
+const GOLDENS: GoldenSpec[] = [
+  { version: 1, file: GOLDEN, frames: goldenFrames, chunkEnds: [8, 16, 24, 26] },
+  {
+    version: 2,
+    file: new URL('./trace-golden-v2.json', import.meta.url),
+    frames: goldenFramesV2,
+    chunkEnds: [8, 16, 24, 30],
+  },
+];
+
+describe.each(GOLDENS)('golden v$version trace', ({ version, file, frames: makeFrames, chunkEnds }) => {
+  if (
+    !existsSync(file) &&
+    process.env.UPDATE_TRACE_GOLDEN === '1' &&
+    version === (FORMAT_VERSION as number)
+  ) {
+    const frames = makeFrames();
     const bytes = encodeTrace(GOLDEN_HEADER, frames, {
       chunkEvents: 8,
       chunkHash: (p) => sha256(`state ${p}`),
     });
     const golden: Golden = {
-      note: 'format v1 trace written by vgicrr 0.1.0; must stay readable by every later build (never rewrite)',
+      note: `format v${version} trace written by vgicrr ${version === 1 ? '0.1.0' : 'format 2'}; must stay readable by every later build (never rewrite)`,
       trace: Buffer.from(bytes).toString('base64'),
       frames: toTagged(frames),
     };
-    writeFixture(GOLDEN, golden);
+    writeFixture(file, golden);
   }
-  const golden = JSON.parse(readFileSync(GOLDEN, 'utf8')) as Golden;
+  const golden = JSON.parse(readFileSync(file, 'utf8')) as Golden;
   const bytes = Buffer.from(golden.trace, 'base64');
   const frames = fromTagged(golden.frames) as Frame[];
 
   it('stays readable', () => {
     const trace = readTrace(bytes);
     expect(trace.issues).toEqual([]);
-    expect(trace.header).toMatchObject({ ...GOLDEN_HEADER, format: 1, minReader: 1, chunkEvents: 8 });
+    expect(trace.header).toMatchObject({ ...GOLDEN_HEADER, format: version, minReader: 1, chunkEvents: 8 });
     const read: Frame[] = [];
     for (let c = 0; c < trace.chunks.length; c++) read.push(...trace.chunkFrames(c));
     expect(read).toEqual(frames);
     expect(trace.marks).toEqual([{ name: 'cut', position: 15 }]);
-    expect(trace.chunks.map((c) => c.hash)).toEqual([8, 16, 24, 26].map((p) => sha256(`state ${p}`)));
+    expect(trace.chunks.map((c) => c.hash)).toEqual(chunkEnds.map((p) => sha256(`state ${p}`)));
   });
 
-  it.runIf(FORMAT_VERSION === 1)(
+  it.runIf((FORMAT_VERSION as number) === version)(
     'is what this build still writes for the same frames (header and payload bytes)',
     () => {
       const again = encodeTrace(GOLDEN_HEADER, frames, {

@@ -163,8 +163,15 @@ describe('statements, operands and options', () => {
     [`${BOARD}migrate host=▸gicv2`, 'unknown host `gicv2` (gicv3, gicv4.1)'],
     [
       `${BOARD}migrate ▸now`,
-      'unexpected operand `now` (usage: migrate [vmm=qemu|qemu-9|cloud-hypervisor|firecracker|gem5] [quirks=A,B] [host=gicv3|gicv4.1])',
+      'unexpected operand `now` (usage: migrate [vmm=qemu|qemu-9|cloud-hypervisor|firecracker|gem5] [quirks=A,B] [host=gicv3|gicv4.1] [msi=DEVID:EVENTID,…])',
     ],
+    [`${BOARD}migrate msi=1:2,▸3`, '`msi=` takes DEVID:EVENTID pairs separated by commas, not `3`'],
+    [`${BOARD}migrate msi=▸1:0x100000000`, '`1:0x100000000`: DEVID and EVENTID are 32-bit'],
+    [`${BOARD}use_vm▸`, 'use_vm needs a VM number'],
+    [`${BOARD}ram_transfer 0▸`, 'ram_transfer needs the destination VM number'],
+    [`${BOARD}migrate_begin▸`, 'migrate_begin needs vmm='],
+    [`${BOARD}migrate_begin vmm=qemu quirks=force-ptz,▸bogus`, 'unknown quirk `bogus` (see `vgicrr quirks`)'],
+    [`${BOARD}migrate_end ▸1`, 'unexpected operand `1` (usage: migrate_end)'],
     [`${BOARD}migrate expect ▸value=0`, '`migrate` has no `value` output (it has: rc)'],
     // create_vcpu, create_device
     [`${VM}create_vcpu 1 ▸2`, 'unexpected operand `2` (usage: create_vcpu ID)'],
