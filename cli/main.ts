@@ -6,6 +6,7 @@ import { ScenarioError } from '../scenario/ast.js';
 import { demoCommand, help as demoHelp } from './commands/demo.js';
 import { dumpCommand, help as dumpHelp } from './commands/dump.js';
 import { infoCommand, help as infoHelp } from './commands/info.js';
+import { migrateCheckCommand, help as migrateCheckHelp } from './commands/migrate-check.js';
 import { quirksCommand, help as quirksHelp } from './commands/quirks.js';
 import { replayCommand, help as replayHelp } from './commands/replay.js';
 import { runCommand, help as runHelp } from './commands/run.js';
@@ -37,6 +38,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'machine state (vCPUs, vGIC, interrupt table) at any position of a trace or scenario',
     help: stateHelp,
     run: stateCommand,
+  },
+  'migrate-check': {
+    summary: 'checkpoint-migrate a trace at every cut and report where the destination diverges',
+    help: migrateCheckHelp,
+    run: migrateCheckCommand,
   },
   quirks: {
     summary: 'list the kernel and VMM quirks scenarios can switch on',

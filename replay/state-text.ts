@@ -11,6 +11,7 @@ import type {
   IrqRow,
   ItsDeviceView,
   RamView,
+  SdeiVcpuView,
   StateView,
   VcpuView,
   VmView,
@@ -128,6 +129,45 @@ function vcpuLines(v: VcpuView, ctx: Ctx): string[] {
   lines.push(
     ...fields('      ', v.x.length ? v.x.map((r) => `x${r.n} ${hex(r.value)}`) : ['x0–x30 zero'], ctx),
   );
+  if (v.sdei) lines.push(...sdeiLines(v.sdei, ctx));
+  return lines;
+}
+
+/** A vCPU's SDEI state, under its registers (absent on VMs without SDEI). */
+function sdeiLines(s: SdeiVcpuView, ctx: Ctx): string[] {
+  const running = s.running === null ? 'none' : `event ${s.running}`;
+  const lines = fields(
+    '      ',
+    [`SDEI PE ${s.masked ? 'masked' : 'unmasked'}`, `handler running ${running}`],
+    ctx,
+  );
+  for (const e of s.events) {
+    lines.push(
+      ...fields(
+        '        ',
+        [
+          `event ${e.event} ${e.state} (status ${e.status})`,
+          `entry ${hex(e.entry)} arg ${hex(e.arg)}`,
+          `pending ${yesNo(e.pending)}`,
+        ],
+        ctx,
+      ),
+    );
+  }
+  if (s.context) {
+    const regs = s.context.x.flatMap((value, n) => (value === 0n ? [] : [`x${n} ${hex(value)}`]));
+    lines.push(
+      ...fields(
+        '        ',
+        [
+          `interrupted pc ${hex(s.context.pc)}`,
+          `pstate ${hex(s.context.pstate)}`,
+          ...(regs.length ? regs : ['x0–x17 zero']),
+        ],
+        ctx,
+      ),
+    );
+  }
   return lines;
 }
 

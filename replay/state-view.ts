@@ -7,10 +7,11 @@
 // explicit and deterministic: VMs by index, vCPUs by creation index, INTIDs ascending, private
 // interrupts grouped by vCPU in creation order.
 //
-// Extending it (SDEI, issue 5): add an optional field to `VmView` or `VcpuView` (`sdei?`) built
-// by its own function below, and a section renderer in state-text.ts, as the ITS did (`its?`,
-// and its LPIs as `kind: 'LPI'` rows of `GicView.irqs`, always listed, INTID ascending, after
-// the SPIs). Fields are only ever added, so a `--json` consumer keeps working.
+// Extending it: add an optional field to `VmView` or `VcpuView` built by its own function below,
+// and a section renderer in state-text.ts, as the ITS did (`its?`, and its LPIs as `kind: 'LPI'`
+// rows of `GicView.irqs`, always listed, INTID ascending, after the SPIs) and SDEI did
+// (`VcpuView.sdei?`, rendered under each vCPU). Fields are only ever added, so a `--json`
+// consumer keeps working.
 
 import { cpuifSummary, isDirectVsgi, type PendingIrq } from '../devices/gicv3/cpuif-derive.js';
 import { isPending, spiTarget } from '../devices/gicv3/derive.js';
@@ -38,6 +39,7 @@ import {
   type LpiIrq,
   type LpiState,
 } from '../devices/its/state.js';
+import { eventStatus, SDEI_NR_EVENTS, type SdeiVcpuState, stateName } from '../devices/sdei/state.js';
 import type { HostKind } from '../engine/events.js';
 import { ramPages } from '../engine/ram.js';
 import { type MachineState, mpidrEl1, PAGE_SIZE, type VcpuState, type VmState } from '../engine/state.js';
@@ -146,6 +148,39 @@ export interface VcpuView {
   x: { n: number; value: bigint }[];
   /** Redistributor and CPU interface, when the VM has a vGICv3. */
   gic?: GicCpuView;
+  /** The SDEI service's per-vCPU state, when the VM has SDEI (devices/sdei). */
+  sdei?: SdeiVcpuView;
+}
+
+/** SDEI state of one vCPU (sdei.md §3: bitmaps, handlers, one saved context). */
+export interface SdeiVcpuView {
+  /** PE masked (KVM_ARM64_SDEI_MASKED). */
+  masked: boolean;
+  /** Every event the VM defines (0 software-signalled, 1 hypervisor), ascending. */
+  events: SdeiEventView[];
+  /** The event whose handler runs, or null (lowest running bit). */
+  running: number | null;
+  /** The interrupted context while a handler runs, else null. */
+  context: SdeiContextView | null;
+}
+
+export interface SdeiEventView {
+  event: number;
+  /** EVENT_STATUS: bit0 registered, bit1 enabled, bit2 running. */
+  status: number;
+  /** State name of sdei.md §2.1 (`unregistered`, `registered`, `enabled`, `registered-running`, `enabled-running`, `unregister-pending`), or `illegal(N)`. */
+  state: string;
+  /** Handler entry address and argument as registered (kept after UNREGISTER, as KVM does). */
+  entry: bigint;
+  arg: bigint;
+  pending: boolean;
+}
+
+export interface SdeiContextView {
+  pc: bigint;
+  pstate: bigint;
+  /** Saved x0–x17, every one, by register number. */
+  x: bigint[];
 }
 
 export interface RamView {
@@ -296,7 +331,29 @@ function vcpuView(vm: VmState, vcpu: VcpuState): VcpuView {
   const gic = vm.devices.gic;
   const cpu = vcpu.devices.gic;
   if (gic && cpu) view.gic = gicCpuView(vm, gic, vcpu, cpu);
+  const sdei = vcpu.devices.sdei;
+  if (vm.sdei && sdei) view.sdei = sdeiView(sdei);
   return view;
+}
+
+function sdeiView(s: SdeiVcpuState): SdeiVcpuView {
+  const events: SdeiEventView[] = [];
+  let running: number | null = null;
+  for (let n = 0; n < SDEI_NR_EVENTS; n++) {
+    const status = eventStatus(s, n);
+    if (running === null && s.running & (1 << n)) running = n;
+    const handler = s.handlers[n];
+    events.push({
+      event: n,
+      status,
+      state: stateName(status),
+      entry: handler?.addr ?? 0n,
+      arg: handler?.arg ?? 0n,
+      pending: (s.pending & (1 << n)) !== 0,
+    });
+  }
+  const context = running === null ? null : { pc: s.ctx.pc, pstate: s.ctx.pstate, x: [...s.ctx.regs] };
+  return { masked: s.masked, events, running, context };
 }
 
 function ramView(vm: VmState): RamView {

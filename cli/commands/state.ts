@@ -2,21 +2,14 @@
 // through the state view (replay/state-view.ts) the terminal UI shares. A scenario is run in
 // memory first, recorded and read back, so both inputs go through the same player.
 
-import { defaultRegistry } from '../../replay/machine.js';
 import { Player } from '../../replay/player.js';
-import { createRecorder, memorySink } from '../../replay/recorder.js';
 import { stateText } from '../../replay/state-text.js';
 import { stateView, viewJsonReplacer } from '../../replay/state-view.js';
 import { statementText } from '../../replay/statement-text.js';
-import { type LoadedTrace, readTrace } from '../../replay/trace-reader.js';
-import { decodeSource, parseScenario } from '../../scenario/parser.js';
-import { runScenario } from '../../scenario/runner.js';
 import { parse, parsePosition } from '../args.js';
-import { readInput } from '../files.js';
 import { type Io, paint } from '../io.js';
-import { openTrace } from '../trace-input.js';
+import { loadTraceOrScenario } from '../trace-input.js';
 import { UsageError } from '../usage-error.js';
-import { headerOf } from './run.js';
 
 export const help = `Usage: vgicrr state TRACE|FILE.vgs [--at #N|MARK] [--all] [--vcpu K] [--width N] [--json]
 
@@ -41,23 +34,6 @@ Options:
 
 Exit status: 0 shown, 2 usage error, unreadable trace or scenario that cannot run.`;
 
-/** A trace from a trace file, or from running a scenario in memory. */
-function load(path: string, io: Io): LoadedTrace {
-  if (!path.endsWith('.vgs')) return openTrace(path, io, { strict: false });
-  const scenario = parseScenario(decodeSource(readInput(path), path), path);
-  const sink = memorySink();
-  const recorder = createRecorder(sink, headerOf(scenario));
-  try {
-    const result = runScenario(scenario, { registry: defaultRegistry(), onFrame: recorder.onFrame });
-    for (const w of result.warnings)
-      io.err(paint(io, 'yellow', `${w.loc.file}:${w.loc.line}:${w.loc.col}: warning: ${w.message}`));
-    for (const f of result.failures) io.err(paint(io, 'yellow', `warning: ${f.message}`));
-  } finally {
-    recorder.finish();
-  }
-  return readTrace(sink.bytes());
-}
-
 function positiveInt(value: string | boolean | undefined, name: string, min: number): number | undefined {
   if (typeof value !== 'string') return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min)
@@ -78,7 +54,7 @@ export function stateCommand(argv: string[], io: Io): number {
   const vcpu = positiveInt(values.vcpu, '--vcpu', 0);
   const width = positiveInt(values.width, '--width', 40) ?? 80;
   const path = positionals[0]!;
-  const trace = load(path, io);
+  const trace = loadTraceOrScenario(path, io);
   const position = typeof values.at === 'string' ? parsePosition(values.at, trace.marks) : trace.length;
   if (position > trace.length)
     throw new UsageError(`state: #${position} is outside the trace (#0–#${trace.length})`);

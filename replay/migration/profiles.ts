@@ -95,7 +95,7 @@ export const VMM_PROFILES: Readonly<Record<string, VmmProfileSpec>> = {
     source:
       'Cloud Hypervisor hypervisor/src/kvm/aarch64/gic/{mod,dist_regs,redist_regs,icc_regs}.rs: pending tables flushed before the ITS tables; distributor, then redistributors (PROPBASER/PENDBASER before GICR_CTLR), then CPU interfaces; clear registers written with the saved values; ITS as QEMU',
     flushOrder: ['pending', 'its'],
-    restoreParts: ['dist', 'redist', 'icc', 'its'],
+    restoreParts: ['gicd_ctlr', 'dist', 'redist', 'icc', 'its'],
     redistOrder: ['statusr', 'waker', 'group', 'enable', 'config', 'level', 'pending', 'active', 'priority'],
     basesInRedistLoop: true,
     distOrder: ['statusr', 'enable', 'group', 'route', 'config', 'level', 'pending', 'active', 'priority'],

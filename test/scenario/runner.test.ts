@@ -22,7 +22,7 @@ describe('expect', () => {
     ['a masked value', 'mem write 0x40000000 0x1234\nmem read 0x40000000 expect 0x34 mask=0xff'],
     ['a guest read', 'vcpu 0 write 0x40000010 0xabcd size=2\nvcpu 0 read 0x40000010 size=2 expect 0xabcd'],
     ['hvc x0 signed', 'vcpu 0 hvc 0xc6000000 expect -1'],
-    ['hvc SDEI code name', 'vcpu 0 hvc SDEI_VERSION expect SDEI_NOT_SUPPORTED'],
+    ['hvc SDEI code name', 'vcpu 0 hvc SDEI_INTERRUPT_BIND 40 expect SDEI_NOT_SUPPORTED'],
     ['hvc x1..x3', 'vcpu 0 hvc 0xc6000000 1 2 3 expect x0=-1 x1=0 x2=0 x3=0'],
     ['a negative value compares rc', 'get_reg 0 x0 expect 0\nrun 0\nget_reg 0 x0 expect -EBUSY'],
     ['vcpu reg', 'set_reg 0 x5 0x77\nvcpu 0 reg x5 expect 0x77'],
@@ -47,7 +47,7 @@ describe('expect', () => {
     ],
     [
       'x0 with an SDEI name',
-      'vcpu 0 hvc SDEI_VERSION expect SDEI_DENIED',
+      'vcpu 0 hvc SDEI_INTERRUPT_BIND 40 expect SDEI_DENIED',
       's.vgs:3: expected SDEI_DENIED (-3), got SDEI_NOT_SUPPORTED (-1)',
     ],
     ['named x1', 'vcpu 0 hvc 1 expect x1=5', 's.vgs:3: expected x1=0x5, got 0x0'],
