@@ -46,6 +46,18 @@ function flag(ctx: StepContext, migration: MigrationState, rule: string, detail:
   ctx.emit({ type: 'migrate.order', rule, step: migration.steps, detail });
 }
 
+/** A table flush ran; after the RAM transfer it is too late for that transfer. */
+function flushed(migration: MigrationState, which: 'its' | 'pending', ctx: StepContext): void {
+  if (seen(migration, `ram:before:${which}`) && !seen(migration, `flush:${which}`))
+    flag(
+      ctx,
+      migration,
+      'ram-before-flush',
+      `guest RAM was transferred before ${which === 'its' ? 'ITS_SAVE_TABLES' : 'SAVE_PENDING_TABLES'}`,
+    );
+  mark(migration, `flush:${which}`);
+}
+
 function seen(migration: MigrationState, key: string): boolean {
   return migration.seen[key] !== undefined;
 }
@@ -63,7 +75,12 @@ export function checkMigrationStep(
   ctx: StepContext,
 ): void {
   if (event.type === 'vm.select' || event.type === 'vm.create') {
-    migration.seen = {};
+    // A new phase: register writes start over; the flushes and the RAM transfer are the whole
+    // migration's.
+    const kept: Record<string, number> = {};
+    for (const [key, step] of Object.entries(migration.seen))
+      if (key.startsWith('flush:') || key.startsWith('ram')) kept[key] = step;
+    migration.seen = kept;
     return;
   }
   const onSource = machine.current === migration.source;
@@ -75,7 +92,7 @@ export function checkMigrationStep(
     case 'attr.get':
       if (running && LOCKED_GROUPS.includes(event.group))
         flag(ctx, migration, 'access-while-running', `${event.type} while a vCPU is inside KVM_RUN`);
-      if (event.type === 'attr.set' && output.rc === 0) checkWrite(migration, event, onSource, ctx);
+      if (event.type === 'attr.set') checkWrite(migration, event, output.rc ?? 0, onSource, ctx);
       return;
     case 'reg.get':
     case 'reg.set':
@@ -93,15 +110,29 @@ export function checkMigrationStep(
         );
       return;
     case 'ram.transfer': {
+      // Which flushes the source needs is known here; whether a missing one comes later (too
+      // late) or never is known at migrate_end.
       const src = machine.vms[event.from];
-      if (src?.devices.its && !seen(migration, 'flush:its'))
-        flag(ctx, migration, 'ram-before-flush', 'guest RAM transferred before ITS_SAVE_TABLES');
-      if (src?.devices.gic && !seen(migration, 'flush:pending'))
-        flag(ctx, migration, 'ram-before-flush', 'guest RAM transferred before SAVE_PENDING_TABLES');
+      if (src?.devices.its && !seen(migration, 'flush:its')) mark(migration, 'ram:before:its');
+      if (src?.devices.gic && !seen(migration, 'flush:pending')) mark(migration, 'ram:before:pending');
       mark(migration, 'ram');
       return;
     }
     case 'migrate.end':
+      if (seen(migration, 'ram:before:its') && !seen(migration, 'flush:its'))
+        flag(
+          ctx,
+          migration,
+          'no-its-save-tables',
+          'ITS_SAVE_TABLES never ran: the ITS tables in RAM are stale',
+        );
+      if (seen(migration, 'ram:before:pending') && !seen(migration, 'flush:pending'))
+        flag(
+          ctx,
+          migration,
+          'no-save-pending-tables',
+          'SAVE_PENDING_TABLES never ran: pending LPIs are not in the pending tables',
+        );
       if (vm.sdei && !seen(migration, 'sdei') && machine.current !== migration.source)
         flag(ctx, migration, 'no-sdei-state', 'the SDEI firmware registers were not restored');
       return;
@@ -110,9 +141,11 @@ export function checkMigrationStep(
   }
 }
 
+/** A device-attr write: the flushes and RESTORE_TABLES count when attempted, registers when written. */
 function checkWrite(
   migration: MigrationState,
   event: Extract<EngineEvent, { type: 'attr.set' }>,
+  rc: number,
   onSource: boolean,
   ctx: StepContext,
 ): void {
@@ -120,8 +153,8 @@ function checkWrite(
   const mpidr = (event.attr >> 32n).toString(16);
   const value = event.value ?? 0n;
   if (event.group === CTRL) {
-    if (event.dev === 'its' && low === CTRL_ATTRS.ITS_SAVE_TABLES) mark(migration, 'flush:its');
-    if (event.dev === 'gic' && low === CTRL_ATTRS.SAVE_PENDING_TABLES) mark(migration, 'flush:pending');
+    if (event.dev === 'its' && low === CTRL_ATTRS.ITS_SAVE_TABLES) flushed(migration, 'its', ctx);
+    if (event.dev === 'gic' && low === CTRL_ATTRS.SAVE_PENDING_TABLES) flushed(migration, 'pending', ctx);
     if (event.dev === 'its' && low === CTRL_ATTRS.ITS_RESTORE_TABLES && !onSource) {
       if (!seen(migration, 'its:iidr'))
         flag(
@@ -143,7 +176,7 @@ function checkWrite(
     }
     return;
   }
-  if (onSource) return;
+  if (onSource || rc !== 0) return;
   if (event.group === REDIST) checkRedistWrite(migration, mpidr, low, value, ctx);
   else if (event.group === DIST) checkDistWrite(migration, low, value, ctx);
   else if (event.group === LEVEL) mark(migration, `level:${mpidr}:${low & 0x3ff}`);

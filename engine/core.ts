@@ -189,11 +189,13 @@ function transferRam(machine: MachineState, event: EventOf<'ram.transfer'>, ctx:
 
 function beginMigration(machine: MachineState, event: EventOf<'migrate.begin'>): number {
   if (machine.migration) return -EBUSY;
-  if (!currentVm(machine)) return -EINVAL;
+  const vm = currentVm(machine);
+  if (!vm) return -EINVAL;
   machine.migration = {
     vmm: event.vmm,
     quirks: event.quirks === '' ? [] : event.quirks.split(','),
     source: machine.current,
+    paused: vm.vcpus.filter((v) => v.resumeOnCont).map((v) => v.id),
     steps: 0,
     failedStep: 0,
     failedEvent: '',
@@ -213,6 +215,11 @@ function endMigration(machine: MachineState, ctx: StepContext): Output {
       event: migration.failedEvent,
       rc: migration.firstError,
     });
+  }
+  const dest = currentVm(machine);
+  if (dest && machine.current !== migration.source) {
+    for (const vcpu of dest.vcpus)
+      if (!vcpu.inRun && migration.paused.includes(vcpu.id)) vcpu.resumeOnCont = true;
   }
   delete machine.migration;
   return { rc: migration.firstError };

@@ -66,6 +66,12 @@ export interface MigrationState {
   quirks: string[];
   /** The VM being migrated (current at `migrate_begin`). */
   source: number;
+  /**
+   * vCPUs the VMM had paused (`stop`) before the migration: the destination keeps that run state,
+   * so at `migrate_end` its vCPUs of these ids resume at the next `cont` (QEMU migrates the
+   * runstate; a paused VM stays paused).
+   */
+  paused: number[];
   /** Steps (events) since `migrate_begin`, the current one included. */
   steps: number;
   /** The first failing step: its number, event type and rc (rc 0: none failed yet). */

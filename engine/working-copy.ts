@@ -20,8 +20,10 @@ export class WorkingCopy {
   constructor(
     readonly registry: Registry,
     from?: MachineState,
+    /** `from` is already a private copy nobody else holds (cloneState's result): use it as is. */
+    adopt = false,
   ) {
-    this.state = from ? cloneState(from) : initialState();
+    this.state = from ? (adopt ? from : cloneState(from)) : initialState();
   }
 
   step(event: EngineEvent): { output: Output; effects: Effect[] } {

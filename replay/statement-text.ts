@@ -10,6 +10,7 @@ import {
   nameOf,
   type RegisterSpace,
   registerAt,
+  registerByName,
   SDEI_FUNCTIONS,
   SDEI_ONE_REGS,
 } from '../devices/names.js';
@@ -29,6 +30,12 @@ const REG_SPACE_OF_GROUP: Record<number, RegisterSpace> = {
   [ATTR_GROUPS.CPU_SYSREGS!]: 'icc',
 };
 
+/** `NAME+4` for the high word of a 64-bit register (QEMU moves those as two 32-bit halves). */
+function highHalf(space: RegisterSpace, offset: number): string | undefined {
+  const name = registerAt(space, offset - 4);
+  return name && registerByName(name)?.bytes === 8 ? `${name}+4` : undefined;
+}
+
 /** `GROUP ATTR` and the ` mpidr=M` option (empty when zero) of a device-attr statement. */
 function attrParts(group: number, attr: bigint): { head: string; mpidr: string } {
   const hasMpidr = MPIDR_ATTR_GROUPS.includes(group);
@@ -37,7 +44,7 @@ function attrParts(group: number, attr: bigint): { head: string; mpidr: string }
   let name: string | undefined;
   if (low <= 0xffff_ffffn) {
     const space = REG_SPACE_OF_GROUP[group];
-    if (space) name = registerAt(space, Number(low));
+    if (space) name = registerAt(space, Number(low)) ?? highHalf(space, Number(low));
     else if (group === ATTR_GROUPS.ADDR) name = nameOf(ADDR_ATTRS, Number(low));
     else if (group === ATTR_GROUPS.CTRL) name = nameOf(CTRL_ATTRS, Number(low));
   }

@@ -24,8 +24,8 @@
 // Pure reducers over the VM draft; nothing here throws.
 
 import { EEXIST, EFAULT, EINVAL } from '../../engine/errno.js';
-import { inRam, loadRam, type PageOwnership, storeRam } from '../../engine/ram.js';
-import { type VmState, vcpuById } from '../../engine/state.js';
+import { inRam, loadRam, PAGES_PER_BLOCK, type PageOwnership, storeRam } from '../../engine/ram.js';
+import { PAGE_SIZE, RAM_BASE, RAM_SIZE, type VmState, vcpuById } from '../../engine/state.js';
 import { hasQuirk } from '../gicv3/regs-common.js';
 import { addLpi, lpiPendingByteAddress } from './lpis.js';
 import { freeCollectionList, freeDevice, freeDeviceList } from './reset.js';
@@ -58,9 +58,38 @@ import {
   l2StartId,
   SZ_64K,
   scanItsTable,
+  type ZeroRun,
 } from './tables.js';
 
 // ---- guest memory ------------------------------------------------------------------------------
+
+/**
+ * Zero 8-byte entries from `gpa` on (at least 1: the caller saw one), within `len` bytes and
+ * guest RAM: absent pages count whole, present ones are scanned.
+ */
+function zeroRun(vm: VmState): ZeroRun {
+  return (gpa, len) => {
+    const start = Number(gpa);
+    if (start % 8 !== 0 || start < RAM_BASE) return 1;
+    const end = Math.min(start + len, RAM_BASE + RAM_SIZE);
+    let addr = start;
+    while (addr + 8 <= end) {
+      const pageIndex = Math.floor((addr - RAM_BASE) / PAGE_SIZE);
+      const pageStart = RAM_BASE + pageIndex * PAGE_SIZE;
+      const limit = Math.min(end, pageStart + PAGE_SIZE);
+      const page = vm.ram[Math.floor(pageIndex / PAGES_PER_BLOCK)]?.[pageIndex % PAGES_PER_BLOCK];
+      if (!page) {
+        addr += Math.floor((limit - addr) / 8) * 8;
+        continue;
+      }
+      for (; addr + 8 <= limit; addr += 8) {
+        const off = addr - pageStart;
+        for (let i = 0; i < 8; i++) if (page[off + i] !== 0) return Math.max(1, (addr - start) / 8);
+      }
+    }
+    return Math.max(1, (addr - start) / 8);
+  };
+}
 
 function guestRead64(vm: VmState): GuestRead64 {
   return (addr) => (inRam(addr, ABI_0_ESZ) ? loadRam(vm.ram, addr, ABI_0_ESZ) : undefined);
@@ -253,8 +282,14 @@ function restoreDte(
   if (checkId(its.baserDevice, id, guestRead64(vm), guestVisible) === undefined) return -EINVAL;
   const device: ItsDevice = { deviceId: id, ittAddr: Number(dte.ittAddr), numEventIdBits, ites: [] };
   its.devices.push(device);
-  let rc = scanItsTable(dte.ittAddr, ittBytes(dte.size), ABI_0_ESZ, 0, guestRead64(vm), (eventId, e) =>
-    restoreIte(vm, its, device, eventId, e, owned),
+  let rc = scanItsTable(
+    dte.ittAddr,
+    ittBytes(dte.size),
+    ABI_0_ESZ,
+    0,
+    guestRead64(vm),
+    (eventId, e) => restoreIte(vm, its, device, eventId, e, owned),
+    zeroRun(vm),
   );
   if (rc > 0) rc = 0;
   if (rc !== 0) {
@@ -275,15 +310,24 @@ function restoreDeviceTables(vm: VmState, its: ItsState, owned: PageOwnership | 
   if (!b.valid) return 0;
   const read64 = guestRead64(vm);
   const dteFn = (id: number, entry: bigint) => restoreDte(vm, its, id, entry, owned);
+  const zeros = zeroRun(vm);
   let rc: number;
   if (b.indirect) {
-    rc = scanItsTable(b.base, b.tableBytes, GITS_LVL1_ENTRY_SIZE, 0, read64, (l1Index, entry) => {
-      const l1 = decodeL1Entry(entry);
-      if (!l1.valid) return 1;
-      return scanItsTable(l1.l2Addr, SZ_64K, ABI_0_ESZ, l2StartId(l1Index), read64, dteFn);
-    });
+    rc = scanItsTable(
+      b.base,
+      b.tableBytes,
+      GITS_LVL1_ENTRY_SIZE,
+      0,
+      read64,
+      (l1Index, entry) => {
+        const l1 = decodeL1Entry(entry);
+        if (!l1.valid) return 1;
+        return scanItsTable(l1.l2Addr, SZ_64K, ABI_0_ESZ, l2StartId(l1Index), read64, dteFn, zeros);
+      },
+      zeros,
+    );
   } else {
-    rc = scanItsTable(b.base, b.tableBytes, ABI_0_ESZ, 0, read64, dteFn);
+    rc = scanItsTable(b.base, b.tableBytes, ABI_0_ESZ, 0, read64, dteFn, zeros);
   }
   if (rc > 0) rc = 0;
   if (rc < 0) freeDeviceList(vm, its);

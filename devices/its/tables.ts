@@ -362,6 +362,12 @@ export function cteTerminatorNeeded(baser: bigint, count: number): boolean {
 export type ScanEntryFn = (id: number, entry: bigint) => number;
 
 /**
+ * How many consecutive zero 8-byte entries start at `gpa` (at least 1, at most `len` / 8 bytes'
+ * worth): lets a scan whose callback advances by 1 on a zero entry skip empty table space.
+ */
+export type ZeroRun = (gpa: bigint, len: number) => number;
+
+/**
  * `scan_its_table(its, base, size, esz, start_id, fn)`: reads the entry at `base`, calls `fn`;
  * stops on fn ≤ 0 (returning it), advances by fn entries, and returns 1 when the advance
  * reaches or passes `size` bytes. A failing guest read returns -EFAULT. `esz` is 8 (ABI 0 and
@@ -374,6 +380,7 @@ export function scanItsTable(
   startId: number,
   read64: GuestRead64,
   fn: ScanEntryFn,
+  zeroRun?: ZeroRun,
 ): number {
   let len = size;
   let id = startId;
@@ -381,6 +388,16 @@ export function scanItsTable(
   for (;;) {
     const entry = read64(gpa);
     if (entry === undefined) return -EFAULT;
+    if (entry === 0n && zeroRun) {
+      // Every callback treats a zero entry as invalid (advance 1): skip the whole run at once.
+      const zeros = zeroRun(gpa, len);
+      const byteOffset = zeros * esz;
+      if (byteOffset >= len) return 1;
+      id += zeros;
+      gpa += BigInt(byteOffset);
+      len -= byteOffset;
+      continue;
+    }
     const next = fn(id, entry);
     if (!(next > 0)) return Number.isNaN(next) ? 0 : next;
     const byteOffset = next * esz;

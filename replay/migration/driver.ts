@@ -70,7 +70,9 @@ export function* checkpointMigrate(state: () => MachineState, options: MigrateOp
     gic: srcVm.devices.gic !== undefined,
     its: srcVm.devices.its !== undefined,
   };
-  const resume = srcVm.vcpus.filter((v) => v.inRun || v.resumeOnCont).map((v) => v.id);
+  // Running vCPUs resume on the destination; paused ones stay paused (migrate_end keeps them
+  // ready for `cont`), as QEMU migrates the runstate.
+  const resume = srcVm.vcpus.filter((v) => v.inRun).map((v) => v.id);
 
   // The destination QEMU starts first (-incoming): machine init and system reset (§1.7).
   yield note(profile, 'destination machine init');
@@ -437,7 +439,11 @@ function* resetImage(board: Board): Generator<EngineEvent, GicImage, StepOutcome
   };
 }
 
-/** kvm_arm_gicv3_put at system reset (qemu-client.md §1.3, §1.7): no VMM quirk applies to reset values. */
+/**
+ * kvm_arm_gicv3_put at system reset (qemu-client.md §1.3, §1.7): the same put, so the profile's
+ * order and clear writes (zero-clear included) apply; the quirks about saved values have
+ * nothing to act on and are left out.
+ */
 function* putGic(board: Board, image: GicImage, profile: VmmProfileSpec): MigrationSteps {
   for (const part of profile.restoreParts)
     if (part !== 'its') yield* putGicPart(board, image, profile, [], part);

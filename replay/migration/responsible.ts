@@ -21,7 +21,7 @@ export interface MigrationStep {
 
 /** What restores a path: a register through a device-attr group, a ONE_REG, or a named action. */
 type Target =
-  | { kind: 'attr'; group: number; name: string; offset: number; vcpu?: number }
+  | { kind: 'attr'; group: number; name: string; offset: number; wide?: boolean; vcpu?: number }
   | { kind: 'onereg'; name: string; id: bigint; vcpu: number }
   | { kind: 'action'; text: string };
 
@@ -40,7 +40,14 @@ const IRQ_FIELDS: Record<string, string> = {
 
 function reg(group: number, name: string, vcpu?: number): Target {
   const r = registerByName(name);
-  return { kind: 'attr', group, name, offset: r?.offset ?? 0, ...(vcpu === undefined ? {} : { vcpu }) };
+  return {
+    kind: 'attr',
+    group,
+    name,
+    offset: r?.offset ?? 0,
+    wide: r?.bytes === 8,
+    ...(vcpu === undefined ? {} : { vcpu }),
+  };
 }
 
 /** The register or action a VM-relative state path belongs to. */
