@@ -11,6 +11,7 @@ import { quirksCommand, help as quirksHelp } from './commands/quirks.js';
 import { replayCommand, help as replayHelp } from './commands/replay.js';
 import { runCommand, help as runHelp } from './commands/run.js';
 import { stateCommand, help as stateHelp } from './commands/state.js';
+import { tuiCommand, help as tuiHelp } from './commands/tui.js';
 import { type Io, processIo } from './io.js';
 import { InputError, UsageError } from './usage-error.js';
 import { version } from './version.js';
@@ -39,6 +40,11 @@ const COMMANDS: Record<string, Command> = {
     help: stateHelp,
     run: stateCommand,
   },
+  tui: {
+    summary: 'time-travel debugger in the terminal on a trace or scenario (a summary without a terminal)',
+    help: tuiHelp,
+    run: tuiCommand,
+  },
   'migrate-check': {
     summary: 'checkpoint-migrate a trace at every cut and report where the destination diverges',
     help: migrateCheckHelp,
@@ -50,7 +56,7 @@ const COMMANDS: Record<string, Command> = {
     run: quirksCommand,
   },
   demo: {
-    summary: 'run the bundled demo and print its summary (what `npm start` does)',
+    summary: 'the bundled demo in the terminal UI, or its summary without a terminal (`npm start`)',
     help: demoHelp,
     run: demoCommand,
   },

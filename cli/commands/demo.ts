@@ -1,5 +1,7 @@
-// `vgicrr demo` (what `npm start` runs): runs the bundled demo scenario, records it in
-// memory, replays the recording with every output checked, and prints a one-screen summary.
+// `vgicrr demo` (what `npm start` runs): runs the bundled demo scenario and records it in
+// memory (≈ 50 events: faster than shipping a trace file that could go stale). On a terminal it
+// opens the time-travel UI on that recording (docs/tui.md); otherwise (stdout not a TTY, or CI
+// set) it replays the recording with every output checked and prints a one-screen summary.
 
 import { join } from 'node:path';
 import { defaultRegistry } from '../../replay/machine.js';
@@ -14,13 +16,15 @@ import { readInput } from '../files.js';
 import { type Io, paint } from '../io.js';
 import { packageRoot } from '../version.js';
 import { headerOf } from './run.js';
+import { interactive, openTui } from './tui.js';
 
 export const help = `Usage: vgicrr demo
 
-Runs the bundled demo scenario (traces/demo/demo.vgs), records it, replays the recording with
-every output checked, and prints a summary with the recorded events.`;
+Runs the bundled demo scenario (traces/demo/demo.vgs) and records it in memory. On a terminal,
+opens the time-travel UI on the recording (see vgicrr tui --help); otherwise replays the
+recording with every output checked and prints a summary with the recorded events.`;
 
-export function demoCommand(argv: string[], io: Io): number {
+export async function demoCommand(argv: string[], io: Io): Promise<number> {
   parse('demo', argv, {});
   const file = join(packageRoot(), 'traces', 'demo', 'demo.vgs');
   const scenario = parseScenario(decodeSource(readInput(file), file), file);
@@ -31,6 +35,7 @@ export function demoCommand(argv: string[], io: Io): number {
   recorder.finish();
   const bytes = sink.bytes();
   const trace = readTrace(bytes);
+  if (interactive()) return openTui('traces/demo/demo.vgs', trace, io);
   const replay = replayAndCheck(trace, registry);
 
   io.out(paint(io, 'bold', 'vgicrr demo: traces/demo/demo.vgs'));
