@@ -213,6 +213,15 @@ export const QUIRKS: readonly Quirk[] = [
     reference: 'qemu-client.md §1.3',
   },
   {
+    name: 'saved-value-clear',
+    side: 'vmm',
+    area: 'migration',
+    description:
+      'clear registers written with the saved values instead of all ones (Cloud Hypervisor): what KVM enables at vCPU creation (every SGI) stays enabled',
+    reference:
+      'qemu-client.md §5 (Cloud Hypervisor dist_regs.rs/redist_regs.rs); vgic-init.c enables SGIs at vCPU init',
+  },
+  {
     name: 'no-sdei-state',
     side: 'vmm',
     area: 'migration',

@@ -93,27 +93,27 @@ export const VMM_PROFILES: Readonly<Record<string, VmmProfileSpec>> = {
   'cloud-hypervisor': {
     name: 'cloud-hypervisor',
     source:
-      'Cloud Hypervisor hypervisor/src/kvm/aarch64/gic/{mod,dist_regs,redist_regs,icc_regs}.rs: pending tables flushed before the ITS tables; distributor, then redistributors (PROPBASER/PENDBASER before GICR_CTLR), then CPU interfaces; clear registers written with the saved values; ITS as QEMU',
+      'Cloud Hypervisor hypervisor/src/kvm/aarch64/gic/{mod,dist_regs,redist_regs,icc_regs}.rs: pending tables flushed before the ITS tables; distributor, then redistributors (PROPBASER/PENDBASER before GICR_CTLR), then CPU interfaces; ITS as QEMU. Its clear registers take the saved values: that mistake is the saved-value-clear quirk',
     flushOrder: ['pending', 'its'],
     restoreParts: ['gicd_ctlr', 'dist', 'redist', 'icc', 'its'],
     redistOrder: ['statusr', 'waker', 'group', 'enable', 'config', 'level', 'pending', 'active', 'priority'],
     basesInRedistLoop: true,
     distOrder: ['statusr', 'enable', 'group', 'route', 'config', 'level', 'pending', 'active', 'priority'],
-    enableClear: 'saved',
-    activeClear: 'saved',
-    pendingClear: 'saved',
+    enableClear: 'ones',
+    activeClear: 'ones',
+    pendingClear: 'none',
   },
   firecracker: {
     name: 'firecracker',
     source:
-      'Firecracker src/vmm/src/arch/aarch64/gic/gicv3/regs/{dist_regs,redist_regs,icc_regs,its_regs}.rs: a snapshot restored into a fresh VM, distributor then redistributors then CPU interfaces, no clear writes; ITS order identical to QEMU',
+      'Firecracker src/vmm/src/arch/aarch64/gic/gicv3/regs/{dist_regs,redist_regs,icc_regs,its_regs}.rs: a snapshot restored into a fresh VM, distributor then redistributors then CPU interfaces; ITS order identical to QEMU',
     flushOrder: ['its', 'pending'],
     restoreParts: ['gicd_ctlr', 'dist', 'lpi_bases', 'redist', 'icc', 'its'],
     redistOrder: ['statusr', 'waker', 'group', 'enable', 'config', 'level', 'pending', 'active', 'priority'],
     basesInRedistLoop: false,
     distOrder: ['statusr', 'group', 'enable', 'route', 'config', 'level', 'pending', 'active', 'priority'],
-    enableClear: 'none',
-    activeClear: 'none',
+    enableClear: 'ones',
+    activeClear: 'ones',
     pendingClear: 'none',
   },
   gem5: {
@@ -145,15 +145,20 @@ export function effectiveProfile(profile: VmmProfileSpec, quirks: readonly strin
   }
   let restoreParts = profile.restoreParts;
   if (on('its-before-gic')) restoreParts = ['its', ...restoreParts.filter((p) => p !== 'its')];
-  const zero = on('zero-clear');
+  const clear: ClearWrite | undefined = on('zero-clear')
+    ? 'zero'
+    : on('saved-value-clear')
+      ? 'saved'
+      : undefined;
   return {
     ...profile,
     distOrder,
     redistOrder,
     restoreParts,
     flushOrder: profile.flushOrder,
-    enableClear: zero ? 'zero' : profile.enableClear,
-    activeClear: zero ? 'zero' : profile.activeClear,
+    enableClear: clear ?? profile.enableClear,
+    activeClear: clear ?? profile.activeClear,
+    pendingClear: clear === 'saved' ? 'saved' : profile.pendingClear,
   };
 }
 

@@ -40,7 +40,7 @@ function shape(line: string): string {
 
 /** The shapes between the n-th occurrence of `from` (a note's text) and the next note. */
 function phase(lines: string[], note: string): string[] {
-  const start = lines.findIndex((l) => l === `note qemu: ${note}`);
+  const start = lines.indexOf(`note qemu: ${note}`);
   expect(start, note).toBeGreaterThanOrEqual(0);
   const out: string[] = [];
   for (const line of lines.slice(start + 1)) {
