@@ -122,8 +122,10 @@ function printCut(io: Io, cut: CutReport): void {
     io.out(`  first divergence at #${d.position}: ${d.statement}`);
     io.out(`    expected: ${d.expected}`);
     io.out(`    got:      ${d.got}`);
-  } else if (cut.replayed > 0) {
-    io.out(`  no output differs in the ${cut.replayed} event(s) after the cut; the state does:`);
+  } else if (cut.replayed > 0 || cut.stoppedAt !== undefined) {
+    const until =
+      cut.stoppedAt === undefined ? '' : ` (up to the trace's own VM change at #${cut.stoppedAt})`;
+    io.out(`  no output differs in the ${cut.replayed} event(s) after the cut${until}; the state does:`);
   }
   for (const p of cut.diff.slice(0, 12)) io.out(`  ${p.path}: source ${p.expected}, destination ${p.got}`);
   if (cut.diff.length > 12) io.out(`  … ${cut.diff.length - 12} more path(s)`);

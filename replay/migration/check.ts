@@ -58,6 +58,8 @@ export interface CutReport {
   divergence: CutDivergence | null;
   /** How many events after the cut were replayed looking for it. */
   replayed: number;
+  /** Where that replay stopped before the horizon: the trace's own `vm`, `use_vm`, `ram_transfer` or `migrate_begin`. */
+  stoppedAt?: number;
 }
 
 export interface MigrateCheckReport {
@@ -78,6 +80,7 @@ export interface MigrateCheckReport {
 }
 
 const DEFAULT_HORIZON = 10_000;
+const VM_NUMBERING = new Set(['vm.create', 'vm.select', 'ram.transfer', 'migrate.begin']);
 const MAX_DIFF_ENTRIES = 64;
 const MAX_WARNED = 16;
 
@@ -267,6 +270,7 @@ function checkCut(
       );
   let divergence: CutDivergence | null = null;
   let replayed = 0;
+  let stoppedAt: number | undefined;
   if (!r.equal && continueRun) {
     // The rest of the trace on both: the source (the reference) and the destination.
     const reference = r.machine;
@@ -275,6 +279,12 @@ function checkCut(
     const end = Math.min(frames.length, position + horizon);
     for (let p = position + 1; p <= end; p++) {
       const event = frames[p - 1]!.event;
+      // VM numbers after the cut mean other VMs here (the check added the destination): a
+      // VM-numbering event of the trace (its own migration, a new VM) ends the comparison.
+      if (VM_NUMBERING.has(event.type)) {
+        stoppedAt = p;
+        break;
+      }
       const expected = reference.step(event);
       const got = destination.step(event);
       replayed++;
@@ -302,5 +312,6 @@ function checkCut(
     known: r.known,
     divergence,
     replayed,
+    ...(stoppedAt === undefined ? {} : { stoppedAt }),
   };
 }
