@@ -3,10 +3,12 @@
 
 import { TraceError } from '../replay/trace-error.js';
 import { ScenarioError } from '../scenario/ast.js';
+import { bisectCommand, help as bisectHelp } from './commands/bisect.js';
 import { demoCommand, help as demoHelp } from './commands/demo.js';
 import { dumpCommand, help as dumpHelp } from './commands/dump.js';
 import { infoCommand, help as infoHelp } from './commands/info.js';
 import { migrateCheckCommand, help as migrateCheckHelp } from './commands/migrate-check.js';
+import { minimizeCommand, help as minimizeHelp } from './commands/minimize.js';
 import { quirksCommand, help as quirksHelp } from './commands/quirks.js';
 import { replayCommand, help as replayHelp } from './commands/replay.js';
 import { runCommand, help as runHelp } from './commands/run.js';
@@ -49,6 +51,16 @@ const COMMANDS: Record<string, Command> = {
     summary: 'checkpoint-migrate a trace at every cut and report where the destination diverges',
     help: migrateCheckHelp,
     run: migrateCheckCommand,
+  },
+  bisect: {
+    summary: 'the first position where a condition over the state holds',
+    help: bisectHelp,
+    run: bisectCommand,
+  },
+  minimize: {
+    summary: 'shrink a failing trace to a small one that still fails (delta debugging)',
+    help: minimizeHelp,
+    run: minimizeCommand,
   },
   quirks: {
     summary: 'list the kernel and VMM quirks scenarios can switch on',

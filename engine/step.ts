@@ -32,6 +32,13 @@ export interface PatchedStepResult extends StepResult {
   inversePatches: Patch[];
 }
 
+/**
+ * Effects one event may record (the trace format's limit, replay/trace-schema.ts LIMITS.effects).
+ * A guest can make one event cause more (a command queue of thousands of failing commands); the
+ * rest is counted in one last `engine.effects-dropped` effect, so every event stays recordable.
+ */
+export const MAX_EFFECTS = 256;
+
 function makeContext(
   registry: Registry,
   event: EngineEvent,
@@ -39,7 +46,16 @@ function makeContext(
   effects: Effect[],
   ownedPages?: PageOwnership,
 ): StepContext {
-  return { registry, event, machine, emit: (effect) => void effects.push(effect), ownedPages };
+  let dropped = 0;
+  const emit = (effect: Effect) => {
+    if (effects.length < MAX_EFFECTS - 1) {
+      effects.push(effect);
+      return;
+    }
+    dropped++;
+    effects[MAX_EFFECTS - 1] = { type: 'engine.effects-dropped', count: dropped };
+  };
+  return { registry, event, machine, emit, ownedPages };
 }
 
 /** Pure: a new frozen state; `state` is untouched. */

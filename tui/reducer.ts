@@ -136,6 +136,11 @@ function onKey(state: UiState, key: string, ctx: KeyContext): Result {
       if (state.diffMark)
         return { state: { ...state, diffMark: undefined, message: 'diff: current event' }, effects: [] };
       return open('diff');
+    case 'v':
+      return say(
+        { ...state, versus: !state.versus },
+        state.versus ? 'diff: current event' : 'diff: source VM vs destination VM here (v again: back)',
+      );
     case '?':
       return { state: { ...state, help: true }, effects: [] };
     case 'escape':

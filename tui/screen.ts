@@ -9,6 +9,7 @@
 
 import type { MachineState } from '../engine/state.js';
 import type { Frame } from '../replay/frame.js';
+import { compareVms } from '../replay/migration/compare.js';
 import type { DiffEntry } from '../replay/state-diff.js';
 import { stateText } from '../replay/state-text.js';
 import { stateView } from '../replay/state-view.js';
@@ -135,6 +136,7 @@ export const HELP: readonly [string, string][] = [
   ['m', 'set a mark here'],
   ["'", 'jump to a mark'],
   ['d', 'diff the current position against a mark (d again: back)'],
+  ['v', 'diff the source VM against the destination VM here (after a migration)'],
   ['Tab', 'next state tab (Shift-Tab: previous)'],
   ['?', 'this help (any key closes it)'],
   ['q', 'quit'],
@@ -172,7 +174,9 @@ export function buildScreen(
     state: stateLines(ui, rows, row, rightWidth, mainRows),
     diff: pending
       ? padLines([{ text: fit(pending, w), style: 'dim' }], w, diffRows)
-      : diffLines(ui, timeline, cache, w, diffRows),
+      : ui.versus
+        ? versusLines(ui, state, w, diffRows)
+        : diffLines(ui, timeline, cache, w, diffRows),
     status: statusLine(ui, state, w),
     bottom: bottomLine(ui, w),
     help: ui.help ? helpLines(w, mainRows + diffRows) : undefined,
@@ -292,6 +296,37 @@ function diffLines(
   return out;
 }
 
+/**
+ * The diff pane after `v`: the migration's source VM against its destination on everything a
+ * guest or VMM can observe, as migrate-check compares them (replay/migration/compare.ts), with
+ * the differences KVM itself makes listed as known.
+ */
+function versusLines(ui: UiState, state: MachineState, width: number, height: number): Line[] {
+  const out: Line[] = [];
+  if (state.vms.length < 2) {
+    out.push({
+      text: fit(`Source vs destination at #${ui.position}: only one VM here`, width),
+      style: 'header',
+    });
+  } else {
+    const source = state.migration?.source ?? Math.max(0, state.current - 1);
+    const dest = state.current === source ? state.vms.length - 1 : state.current;
+    const cmp = compareVms(state.vms[source]!, state.vms[dest]!);
+    const what = cmp.equal ? 'equal' : `${cmp.diff.length} path${cmp.diff.length === 1 ? '' : 's'} differ`;
+    out.push({
+      text: fit(`Source VM ${source} vs destination VM ${dest} at #${ui.position}: ${what}`, width),
+      style: 'header',
+    });
+    for (const e of cmp.diff.slice(0, Math.max(0, height - 1 - cmp.known.length)))
+      out.push({
+        text: fit(`  ${e.path}  ${valueText(e.before)} -> ${valueText(e.after)}`, width),
+        style: 'plain',
+      });
+    for (const note of cmp.known) out.push({ text: fit(`  known: ${note}`, width), style: 'dim' });
+  }
+  return padLines(out.slice(0, height), width, height);
+}
+
 function statusLine(ui: UiState, state: MachineState, width: number): Line {
   const parts = [
     `#${ui.position}/${ui.length}`,
@@ -302,6 +337,7 @@ function statusLine(ui: UiState, state: MachineState, width: number): Line {
   if (ui.search) parts.push(`/${ui.search.source}`);
   if (ui.watch) parts.push(`watch ${ui.watch}`);
   if (ui.diffMark) parts.push(`diff vs ${ui.diffMark.name}`);
+  if (ui.versus) parts.push('source vs destination');
   return { text: fit(` ${parts.join(' | ')}  ? help  q quit`, width), style: 'header' };
 }
 

@@ -48,6 +48,8 @@ export interface UiState {
   watch: string | undefined;
   /** The mark the diff pane compares against (`d`); undefined: what the current event changed. */
   diffMark: UiMark | undefined;
+  /** The diff pane compares the migration's source and destination VMs here (`v`). */
+  versus: boolean;
   help: boolean;
   /** One line of feedback in the status area. */
   message: string | undefined;
@@ -69,6 +71,7 @@ export function initialUiState(
     searching: false,
     watch: undefined,
     diffMark: undefined,
+    versus: false,
     help: false,
     message: undefined,
     quit: false,

@@ -6,10 +6,13 @@ import type { Frame } from '../../replay/frame.js';
 import { defaultRegistry } from '../../replay/machine.js';
 import { type CutReport, migrateCheck } from '../../replay/migration/check.js';
 import { VMM_PROFILES } from '../../replay/migration/profiles.js';
+import { recordCut } from '../../replay/migration/record-cut.js';
+import { createRecorder, fileSink } from '../../replay/recorder.js';
 import { parse, parsePosition } from '../args.js';
 import { type Io, paint } from '../io.js';
 import { loadTraceOrScenario } from '../trace-input.js';
 import { UsageError } from '../usage-error.js';
+import { version } from '../version.js';
 
 export const help = `Usage: vgicrr migrate-check TRACE|FILE.vgs [--at all|#N,…] [--vmm NAME] [--quirks A,B]
                       [--horizon N] [--json]
@@ -27,6 +30,10 @@ Options:
   --vmm NAME      qemu (default), qemu-9, cloud-hypervisor, firecracker, gem5
   --quirks A,B    VMM quirks to reproduce (see \`vgicrr quirks\`)
   --horizon N     events replayed after a differing cut (default 10000)
+  --record FILE   write the first diverging cut as a trace for \`vgicrr tui\`: the trace up to
+                  the cut, the migration's steps, the rest on the destination up to the first
+                  divergence, with marks migrate-check-cut, migrated and first-divergence (\`v\` in the UI compares
+                  the source and destination VMs)
   --json          print the report as one JSON object
 
 Exit status: 0 every cut migrated exactly, 1 a cut diverged, 2 usage or input error.`;
@@ -37,6 +44,7 @@ export function migrateCheckCommand(argv: string[], io: Io): number {
     vmm: { type: 'string' },
     quirks: { type: 'string' },
     horizon: { type: 'string' },
+    record: { type: 'string' },
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1)
@@ -66,6 +74,34 @@ export function migrateCheckCommand(argv: string[], io: Io): number {
   });
   io.progressDone();
   const failed = report.diverged.length > 0;
+  const record = values.record as string | undefined;
+  if (record && failed) {
+    const h = trace.header;
+    const sink = fileSink(record);
+    const recorder = createRecorder(sink, {
+      producer: `vgicrr ${version()}`,
+      board: h.board,
+      host: h.host,
+      quirks: h.quirks,
+      seed: h.seed ?? null,
+    });
+    try {
+      recordCut(
+        frames,
+        defaultRegistry(),
+        { vmm, quirks },
+        report.diverged[0]!.cut,
+        recorder.onFrame,
+        horizon,
+      );
+    } finally {
+      recorder.finish();
+      sink.close();
+    }
+    io.err(
+      `recorded cut #${report.diverged[0]!.cut} to ${record} (marks migrate-check-cut, migrated, first-divergence)`,
+    );
+  }
   if (values.json) {
     io.out(JSON.stringify({ trace: path, ok: !failed, ...report }));
     return failed ? 1 : 0;

@@ -102,3 +102,49 @@ describe('WorkingCopy hashing', () => {
     expect(stateHash(machine.snapshot())).toBe(immerHash(4));
   });
 });
+
+describe('effects per event', () => {
+  it('stay within what a trace can record: the rest is counted in engine.effects-dropped', () => {
+    const base = emptyRegistry();
+    const noisy = {
+      ...base,
+      hypercalls: [
+        {
+          name: 'noisy',
+          first: 0x1234,
+          last: 0x1234,
+          call(
+            _vm: unknown,
+            vcpu: { x: bigint[] },
+            _id: number,
+            ctx: { emit(e: { type: string; n: number }): void },
+          ) {
+            for (let n = 0; n < 1000; n++) ctx.emit({ type: 'test.noise', n });
+            vcpu.x[0] = 0n;
+          },
+        },
+      ],
+    } as unknown as typeof base;
+    const machine = new WorkingCopy(noisy);
+    machine.step({ type: 'vm.create', host: 'gicv3', quirks: [], ipaBits: 40, sdei: false });
+    machine.step({ type: 'vcpu.create', vcpu: 0 });
+    const { effects } = machine.step({ type: 'guest.hvc', vcpu: 0, args: [0x1234n, 0n, 0n, 0n, 0n, 0n] });
+    expect(effects).toHaveLength(256);
+    expect(effects[254]).toEqual({ type: 'test.noise', n: 254 });
+    expect(effects[255]).toEqual({ type: 'engine.effects-dropped', count: 745 });
+    const immer = step(
+      step(
+        step(
+          initialState(),
+          { type: 'vm.create', host: 'gicv3', quirks: [], ipaBits: 40, sdei: false },
+          noisy,
+        ).state,
+        { type: 'vcpu.create', vcpu: 0 },
+        noisy,
+      ).state,
+      { type: 'guest.hvc', vcpu: 0, args: [0x1234n, 0n, 0n, 0n, 0n, 0n] },
+      noisy,
+    );
+    expect(immer.effects).toEqual(effects);
+  });
+});

@@ -132,4 +132,29 @@ describe('tui migration view', () => {
     );
     expect(atEnd.status.text).toMatch(/\| destination \|/);
   });
+
+  it('compares the source and destination VMs at a position (v): the lost IPI of the demo', async () => {
+    const { readTrace } = await import('../../replay/trace-reader.js');
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const trace = readTrace(
+      readFileSync(join(import.meta.dirname, '..', '..', 'traces', 'demo', 'migration.vgt')),
+    );
+    const controller = new Controller(Player.open(trace, { registry: defaultRegistry() }), trace.marks, {
+      scanSlice: 0,
+    });
+    controller.key("'");
+    for (const c of 'after-migration') controller.key(c);
+    controller.key('enter');
+    controller.key('v');
+    const screen = controller.screen(200, 30);
+    expect(screen.diff[0]!.text).toMatch(/^Source VM 0 vs destination VM 1 at #\d+: 1 path differ/);
+    expect(screen.diff[1]!.text).toMatch(/vcpus\[1\]\.devices\.gic\.vsgiPending\[2\] +true -> false/);
+    expect(screen.status.text).toContain('source vs destination');
+    controller.key('v');
+    expect(controller.screen(200, 30).diff[0]!.text).toMatch(/^Changed by #/);
+    controller.key('0');
+    controller.key('v');
+    expect(controller.screen(200, 30).diff[0]!.text).toMatch(/only one VM here/);
+  });
 });

@@ -201,6 +201,18 @@ describe('vgicrr migrate-check', () => {
     expect(report.diverged.length).toBe(3);
   });
 
+  it('records the first diverging cut as a trace for the debugger (--record)', async () => {
+    const out = join(dir, 'cut.vgt');
+    const r = await cli('migrate-check', file, '--quirks', 'no-level-info', '--record', out);
+    expect(r.code).toBe(1);
+    const replay = await cli('replay', out);
+    expect(replay.code).toBe(0);
+    const info = await cli('info', out);
+    expect(info.stdout).toMatch(/migrate-check-cut #\d+, migrated #\d+, .*first-divergence #\d+/);
+    const dump = await cli('dump', out, '--from', 'first-divergence', '--to', 'first-divergence');
+    expect(dump.stdout).toMatch(/mark first-divergence/);
+  });
+
   it('rejects unknown VMMs and kernel quirks (exit 2)', async () => {
     expect((await cli('migrate-check', file, '--vmm', 'xen')).code).toBe(2);
     expect((await cli('migrate-check', file, '--quirks', 'movall-all-lpis')).code).toBe(2);
