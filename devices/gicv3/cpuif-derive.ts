@@ -12,7 +12,7 @@
 // private interrupts and SPIs: Group 1, no active state.
 
 import type { VcpuState, VmState } from '../../engine/state.js';
-import { lpiCandidates } from '../its/lpis.js';
+import { type LpiCandidate, lpiCandidates } from '../its/lpis.js';
 import { isPending, spiTarget } from './derive.js';
 import {
   type GicCpuState,
@@ -73,7 +73,12 @@ export function isGroupEnabled(cpu: GicCpuState, group: number): boolean {
  * Lower priority value wins; ties go to the lowest INTID (scan in INTID order, strict compare).
  * Pure.
  */
-export function highestPriorityPending(vm: VmState, vcpu: VcpuState): PendingIrq | undefined {
+export function highestPriorityPending(
+  vm: VmState,
+  vcpu: VcpuState,
+  /** This vCPU's LPI candidates when the caller has them already (lpiCandidatesByVcpu). */
+  lpis?: readonly LpiCandidate[],
+): PendingIrq | undefined {
   const gic = vm.devices.gic;
   const cpu = vcpu.devices.gic;
   if (!gic || !cpu || !gic.enabled) return undefined;
@@ -101,7 +106,7 @@ export function highestPriorityPending(vm: VmState, vcpu: VcpuState): PendingIrq
   // LPIs (vits.md §9): pending, enabled, targeting this vCPU with EnableLPIs; always Group 1.
   // Their INTIDs are above every SPI, so a strict compare keeps the lowest-INTID tie rule.
   if (isGroupEnabled(cpu, 1)) {
-    for (const lpi of lpiCandidates(vm, vcpu.id)) {
+    for (const lpi of lpis ?? lpiCandidates(vm, vcpu.id)) {
       const priority = lpi.priority & VGIC_PRI_MASK;
       if (best === undefined || priority < best.priority) best = { intid: lpi.intid, priority, group: 1 };
     }
@@ -201,9 +206,13 @@ export interface InterruptSignals {
  * Which exception lines the CPU interface asserts towards `vcpu`: the HPPI's, if it can preempt.
  * An engine records changes of this as `cpu.irq` effects. Pure.
  */
-export function interruptSignals(vm: VmState, vcpu: VcpuState): InterruptSignals {
+export function interruptSignals(
+  vm: VmState,
+  vcpu: VcpuState,
+  lpis?: readonly LpiCandidate[],
+): InterruptSignals {
   const cpu = vcpu.devices.gic;
-  const hppi = highestPriorityPending(vm, vcpu);
+  const hppi = highestPriorityPending(vm, vcpu, lpis);
   if (!cpu || !hppi || !canPreempt(cpu, hppi)) return { irq: false, fiq: false };
   return { irq: hppi.group === 1, fiq: hppi.group === 0 };
 }

@@ -11,6 +11,7 @@ import type { EngineEvent } from '../../engine/events.js';
 import { inRam } from '../../engine/ram.js';
 import type { StepContext } from '../../engine/registry.js';
 import { type VcpuState, type VmState, vcpuById } from '../../engine/state.js';
+import { type LpiCandidate, lpiCandidatesByVcpu } from '../its/lpis.js';
 import { registerByName } from '../names.js';
 import { interruptSignals } from './cpuif-derive.js';
 import { spiTarget } from './derive.js';
@@ -78,9 +79,16 @@ function affectedVcpus(
   return spi ? [spiTarget(vm, spi)] : [];
 }
 
-function signalVcpu(vm: VmState, vcpu: VcpuState, ctx: StepContext): void {
+const NO_LPIS: readonly LpiCandidate[] = [];
+
+function signalVcpu(
+  vm: VmState,
+  vcpu: VcpuState,
+  ctx: StepContext,
+  lpis: Record<number, LpiCandidate[]> | undefined,
+): void {
   if (!vcpu.devices.gic) return;
-  const now = interruptSignals(vm, vcpu);
+  const now = interruptSignals(vm, vcpu, lpis ? (lpis[vcpu.id] ?? NO_LPIS) : undefined);
   const was = vcpu.devices.gicLines;
   const irqWas = was?.irq ?? false;
   const fiqWas = was?.fiq ?? false;
@@ -98,5 +106,8 @@ function signalVcpu(vm: VmState, vcpu: VcpuState, ctx: StepContext): void {
 export function signalInterrupts(vm: VmState, ctx: StepContext): void {
   const gic = vm.devices.gic;
   if (!gic || inert(ctx.event)) return;
-  for (const vcpu of affectedVcpus(vm, gic, ctx.event) ?? vm.vcpus) if (vcpu) signalVcpu(vm, vcpu, ctx);
+  const vcpus = affectedVcpus(vm, gic, ctx.event) ?? vm.vcpus;
+  // One pass over the LPIs for all the vCPUs rather than one per vCPU.
+  const lpis = vcpus.length > 1 && vm.devices.lpis ? lpiCandidatesByVcpu(vm) : undefined;
+  for (const vcpu of vcpus) if (vcpu) signalVcpu(vm, vcpu, ctx, lpis);
 }

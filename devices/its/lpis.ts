@@ -139,6 +139,26 @@ export function lpiTargets(vm: VmState): Record<number, number[]> {
   return out;
 }
 
+const NO_CANDIDATES: readonly LpiCandidate[] = Object.freeze([]);
+
+/**
+ * `lpiCandidates` of every vCPU in one pass over the LPIs (the afterEvent hook asks for all
+ * vCPUs after each event): vCPU id → candidates; vCPUs with none are absent. Pure.
+ */
+export function lpiCandidatesByVcpu(vm: VmState): Record<number, LpiCandidate[]> {
+  const out: Record<number, LpiCandidate[]> = {};
+  const lpis = vm.devices.lpis;
+  if (!lpis) return out;
+  const irqs = lpis.irqs;
+  for (const key in irqs) {
+    const irq = irqs[key as unknown as number]!;
+    if (irq.targetVcpu === null || !irq.pendingLatch || !irq.enabled) continue;
+    if (!vcpuById(vm, irq.targetVcpu)?.devices.gic?.enableLpis) continue;
+    (out[irq.targetVcpu] ??= []).push({ intid: irq.intid, priority: irq.priority, group: 1 });
+  }
+  return out;
+}
+
 /** An LPI the CPU interface may signal to a vCPU. */
 export interface LpiCandidate {
   intid: number;
@@ -154,16 +174,21 @@ export interface LpiCandidate {
  * distributor's Group-1 enable, priority mask and running priority are the CPU interface's
  * business (shared with SPIs). Ascending INTID order. Pure.
  */
-export function lpiCandidates(vm: VmState, vcpuId: number): LpiCandidate[] {
+export function lpiCandidates(vm: VmState, vcpuId: number): readonly LpiCandidate[] {
   const lpis = vm.devices.lpis;
-  if (!lpis) return [];
+  if (!lpis) return NO_CANDIDATES;
   const cpu = vcpuById(vm, vcpuId)?.devices.gic;
-  if (!cpu?.enableLpis) return [];
-  const out: LpiCandidate[] = [];
-  for (const irq of Object.values(lpis.irqs)) {
+  if (!cpu?.enableLpis) return NO_CANDIDATES;
+  // Runs for every vCPU after every event: no allocation unless something is deliverable
+  // (INTID keys make `irqs` a dictionary, where Object.values copies every entry).
+  let out: LpiCandidate[] | undefined;
+  const irqs = lpis.irqs;
+  for (const key in irqs) {
+    const irq = irqs[key as unknown as number]!;
     if (irq.targetVcpu === vcpuId && irq.pendingLatch && irq.enabled) {
+      out ??= [];
       out.push({ intid: irq.intid, priority: irq.priority, group: 1 });
     }
   }
-  return out;
+  return out ?? NO_CANDIDATES;
 }
