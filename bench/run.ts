@@ -230,6 +230,8 @@ function migrateCheckPhase(): void {
   const machine = new WorkingCopy(defaultRegistry());
   const frames = events.map((event) => ({ event, ...machine.step(event) }));
   const at = Array.from({ length: sample }, (_, i) => Math.floor(((i + 1) * count) / sample));
+  // Warm up the JIT on a few cuts first, as a long migrate-check run would be warm.
+  migrateCheck(frames, defaultRegistry(), { vmm: 'qemu', quirks: [], at: at.slice(0, 20) });
   const [report, ms] = time(() => migrateCheck(frames, defaultRegistry(), { vmm: 'qemu', quirks: [], at }));
   if (report.diverged.length > 0)
     throw new Error(`bench trace diverged under migration at #${report.diverged[0]!.cut}`);

@@ -37,9 +37,15 @@ const INERT: ReadonlySet<EngineEvent['type']> = new Set<EngineEvent['type']>([
   'reg.get',
   'reg.set',
   'attr.has',
+  // KVM_GET_DEVICE_ATTR only reads (the uaccess read accessors have no side effects).
+  'attr.get',
   'guest.reg',
   'trace.mark',
   'trace.note',
+  'vm.select',
+  'ram.transfer',
+  'migrate.begin',
+  'migrate.end',
 ]);
 
 /**
