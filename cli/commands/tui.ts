@@ -3,18 +3,13 @@
 // one-screen summary and exits 0 instead of waiting for keys.
 
 import { defaultRegistry } from '../../replay/machine.js';
-import { createRecorder, memorySink } from '../../replay/recorder.js';
 import { replayAndCheck } from '../../replay/replay-check.js';
-import { type LoadedTrace, readTrace } from '../../replay/trace-reader.js';
-import { decodeSource, parseScenario } from '../../scenario/parser.js';
-import { runScenario } from '../../scenario/runner.js';
+import type { LoadedTrace } from '../../replay/trace-reader.js';
 import { summaryLines } from '../../tui/summary.js';
 import { parse } from '../args.js';
-import { readInput } from '../files.js';
-import { type Io, paint } from '../io.js';
-import { openTrace } from '../trace-input.js';
+import type { Io } from '../io.js';
+import { loadTraceOrScenario } from '../trace-input.js';
 import { UsageError } from '../usage-error.js';
-import { headerOf } from './run.js';
 
 export const help = `Usage: vgicrr tui TRACE|FILE.vgs
 
@@ -37,20 +32,7 @@ export function interactive(): boolean {
 }
 
 /** A scenario run and recorded in memory (warnings on stderr), read back as a trace. */
-export function recordScenario(path: string, io: Io): LoadedTrace {
-  const scenario = parseScenario(decodeSource(readInput(path), path), path);
-  const sink = memorySink();
-  const recorder = createRecorder(sink, headerOf(scenario));
-  try {
-    const result = runScenario(scenario, { registry: defaultRegistry(), onFrame: recorder.onFrame });
-    for (const w of result.warnings)
-      io.err(paint(io, 'yellow', `${w.loc.file}:${w.loc.line}:${w.loc.col}: warning: ${w.message}`));
-    for (const f of result.failures) io.err(paint(io, 'yellow', `warning: ${f.message}`));
-  } finally {
-    recorder.finish();
-  }
-  return readTrace(sink.bytes());
-}
+export const recordScenario = loadTraceOrScenario;
 
 /** Opens the UI on `trace`, or prints the summary without a terminal. */
 export async function openTui(source: string, trace: LoadedTrace, io: Io): Promise<number> {
@@ -68,6 +50,6 @@ export async function tuiCommand(argv: string[], io: Io): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError('tui takes one trace or scenario: vgicrr tui TRACE|FILE.vgs');
   const path = positionals[0]!;
-  const trace = path.endsWith('.vgs') ? recordScenario(path, io) : openTrace(path, io, { strict: false });
+  const trace = loadTraceOrScenario(path, io);
   return openTui(path, trace, io);
 }
