@@ -6,6 +6,8 @@ import { ScenarioError } from '../scenario/ast.js';
 import { bisectCommand, help as bisectHelp } from './commands/bisect.js';
 import { demoCommand, help as demoHelp } from './commands/demo.js';
 import { dumpCommand, help as dumpHelp } from './commands/dump.js';
+import { fuzzCommand, help as fuzzHelp } from './commands/fuzz.js';
+import { genCommand, help as genHelp } from './commands/gen.js';
 import { infoCommand, help as infoHelp } from './commands/info.js';
 import { migrateCheckCommand, help as migrateCheckHelp } from './commands/migrate-check.js';
 import { minimizeCommand, help as minimizeHelp } from './commands/minimize.js';
@@ -51,6 +53,16 @@ const COMMANDS: Record<string, Command> = {
     summary: 'checkpoint-migrate a trace at every cut and report where the destination diverges',
     help: migrateCheckHelp,
     run: migrateCheckCommand,
+  },
+  gen: {
+    summary: 'generate a seeded, realistic guest workload as a trace (same seed, same bytes)',
+    help: genHelp,
+    run: genCommand,
+  },
+  fuzz: {
+    summary: 'chaos runs: generate seeded workloads, migrate-check them, keep each failing case',
+    help: fuzzHelp,
+    run: fuzzCommand,
   },
   bisect: {
     summary: 'the first position where a condition over the state holds',

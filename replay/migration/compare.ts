@@ -7,9 +7,9 @@
 // the vCPU's `ran`, the vGIC's `ready`, the MMIO regions map_resources installs), since they
 // follow from state that is compared. GITS_CBASER compares as a userspace write of it leaves it
 // (vgic_sanitise_its_cbaser): KVM's never-written 0 cannot be written back by any VMM, so that
-// difference is not a migration bug. Also left out: each LPI-enabled redistributor's pending
-// table in RAM (the redistributor owns it; KVM clears the bits it consumes on restore, and the
-// pending state itself is compared as the LPIs' pending latches), and the interrupt lines the
+// difference is not a migration bug. Also left out: each redistributor's pending table in RAM
+// (KVM writes it on save and clears the bits it consumes on restore; the pending state itself is
+// compared as the LPIs' pending latches), and the interrupt lines the
 // vGIC last signalled (recomputed after every event). An LPI whose cached configuration is stale
 // on the source (a property-table write not yet followed by INV) may come back with either the
 // cached or the table's configuration: the architecture lets an implementation re-read the table.
@@ -25,6 +25,8 @@ import { inRam, loadRam, PAGES_PER_BLOCK, type RamPages } from '../../engine/ram
 import { PAGE_SIZE, RAM_BASE, type VmState } from '../../engine/state.js';
 
 const PENDBASER_PTZ = 1n << 62n;
+/** GICR_PENDBASER bits 51:16, the pending table's address. */
+const PENDBASER_PA = ((1n << 52n) - 1n) & ~0xffffn;
 
 import { type DiffEntry, deepEqual, diffStates } from '../state-diff.js';
 
@@ -50,6 +52,15 @@ export function observableVm(vm: VmState, notes: string[] = [], source: VmState 
           `vCPU ${v.id}: GICR_PENDBASER.PTZ is a write-only hint (never read back), so it does not migrate`,
         );
       if (!hasIts) gicView.pendbaser = undefined;
+      // A GICv4.1 vSGI's pending state moves between the latch and the vPE at the first run
+      // (vgic_v4_configure_vsgis), so an SGI is compared as pending in either, and the `hw`
+      // flag as what nASSGIreq (compared) makes of it.
+      gicView.irqs = cpu.irqs.map((irq, i) =>
+        i < 16
+          ? { ...irq, hw: undefined, pendingLatch: irq.pendingLatch || cpu.vsgiPending[i] === true }
+          : irq,
+      );
+      gicView.vsgiPending = undefined;
       if (cpu.vmcr.cbpr) {
         gicView.vmcr = { ...cpu.vmcr, bpr1: undefined };
         notes.push(
@@ -139,7 +150,9 @@ function withoutPendingTables(vm: VmState): RamPages {
   const tableBytes = maxLpisPropbaser(gic.propbaser) / 8;
   for (const vcpu of vm.vcpus) {
     const cpu = vcpu.devices.gic;
-    if (!cpu?.enableLpis) continue;
+    // KVM writes (SAVE_PENDING_TABLES) and consumes (restore) a vCPU's pending table whenever
+    // an LPI targets it, LPIs on or off.
+    if (!cpu || !(cpu.enableLpis || (vm.devices.its && (cpu.pendbaser & PENDBASER_PA) !== 0n))) continue;
     const start = Number(lpiPendingByteAddress(cpu.pendbaser, 0));
     ranges.push([start, start + tableBytes]);
   }

@@ -149,7 +149,7 @@ describe('tui migration view', () => {
     controller.key('v');
     const screen = controller.screen(200, 30);
     expect(screen.diff[0]!.text).toMatch(/^Source VM 0 vs destination VM 1 at #\d+: 1 path differ/);
-    expect(screen.diff[1]!.text).toMatch(/vcpus\[1\]\.devices\.gic\.vsgiPending\[2\] +true -> false/);
+    expect(screen.diff[1]!.text).toMatch(/vcpus\[1\]\.devices\.gic\.irqs\[2\]\.pendingLatch +true -> false/);
     expect(screen.status.text).toContain('source vs destination');
     controller.key('v');
     expect(controller.screen(200, 30).diff[0]!.text).toMatch(/^Changed by #/);
