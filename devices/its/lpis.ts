@@ -154,7 +154,9 @@ export function lpiCandidatesByVcpu(vm: VmState): Record<number, LpiCandidate[]>
     const irq = irqs[key as unknown as number]!;
     if (irq.targetVcpu === null || !irq.pendingLatch || !irq.enabled) continue;
     if (!vcpuById(vm, irq.targetVcpu)?.devices.gic?.enableLpis) continue;
-    (out[irq.targetVcpu] ??= []).push({ intid: irq.intid, priority: irq.priority, group: 1 });
+    const list = out[irq.targetVcpu] ?? [];
+    list.push({ intid: irq.intid, priority: irq.priority, group: 1 });
+    out[irq.targetVcpu] = list;
   }
   return out;
 }

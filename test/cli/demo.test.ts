@@ -33,7 +33,9 @@ describe('the demo trace', () => {
     const r = await cli('demo');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/every output, effect and state hash identical/);
-    expect(r.stdout).toMatch(/vcpus\[1\]\.devices\.gic\.irqs\[2\]\.pendingLatch: source true, destination false/);
+    expect(r.stdout).toMatch(
+      /vcpus\[1\]\.devices\.gic\.irqs\[2\]\.pendingLatch: source true, destination false/,
+    );
     expect(r.stdout).toMatch(/saved by step \d+ \(get_attr gic REDIST_REGS GICR_ISPENDR0 mpidr=0x1 → 0x0\)/);
   });
 });
