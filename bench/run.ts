@@ -5,6 +5,7 @@
 // (decoding the same file alone for replay; replaying from the start for seek; JSON lines for
 // size). Writes bench/results.json and the table in bench/README.md.
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -248,6 +249,33 @@ function migrateCheckPhase(): void {
   });
 }
 
+/**
+ * `vgicrr check traces/` with one worker against two (issue: -j 2 measurably faster than -j 1),
+ * through the built CLI in child processes, best of three each.
+ */
+function checkPhase(): void {
+  const root = packageRoot();
+  const cli = join(root, 'bin', 'vgicrr.js');
+  const run = (jobs: number) =>
+    best(3, () =>
+      execFileSync(process.execPath, [cli, 'check', join(root, 'traces'), '-j', String(jobs)], {
+        stdio: 'pipe',
+        env: { ...process.env, CI: '1' },
+      }),
+    )[1];
+  log('check traces/ with -j 1 and -j 2…');
+  const one = run(1);
+  const two = run(2);
+  rows.push({
+    name: 'check the corpus (traces/), -j 2 vs -j 1',
+    value: one / two,
+    unit: '×',
+    target: '> 1× (faster with two workers)',
+    ok: one / two > 1,
+    reference: `-j 1 ${(one / 1000).toFixed(2)} s, -j 2 ${(two / 1000).toFixed(2)} s (best of 3 each, ${cpus().length} cores)`,
+  });
+}
+
 async function main(): Promise<void> {
   const { bytes, fromStart } = recordPhase();
   collect();
@@ -257,6 +285,7 @@ async function main(): Promise<void> {
   rows.push(...(await tuiRows(bytes)));
   collect();
   migrateCheckPhase();
+  checkPhase();
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const date = new Date().toISOString().slice(0, 10);
   const root = packageRoot();

@@ -4,6 +4,7 @@
 import { TraceError } from '../replay/trace-error.js';
 import { ScenarioError } from '../scenario/ast.js';
 import { bisectCommand, help as bisectHelp } from './commands/bisect.js';
+import { checkCommand, help as checkHelp } from './commands/check.js';
 import { demoCommand, help as demoHelp } from './commands/demo.js';
 import { dumpCommand, help as dumpHelp } from './commands/dump.js';
 import { fuzzCommand, help as fuzzHelp } from './commands/fuzz.js';
@@ -53,6 +54,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'checkpoint-migrate a trace at every cut and report where the destination diverges',
     help: migrateCheckHelp,
     run: migrateCheckCommand,
+  },
+  check: {
+    summary: 'check a corpus: run every .vgs and replay every .vgt under the given paths, in parallel',
+    help: checkHelp,
+    run: checkCommand,
   },
   gen: {
     summary: 'generate a seeded, realistic guest workload as a trace (same seed, same bytes)',

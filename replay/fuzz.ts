@@ -202,7 +202,11 @@ function profileOf(target: string | null, seed: number, forced?: string): string
  * cut with a diverging event after it counts. `exclude`: cuts that differ without the quirk too.
  */
 function checkFinding(report: MigrateCheckReport, observable: boolean, exclude?: ReadonlySet<number>) {
-  const cut = report.diverged.find((d) => (!observable || d.divergence) && !exclude?.has(d.cut));
+  // Observable: a divergence a guest sees that known KVM/VMM behaviour does not explain (an
+  // explained cut, counted under `strict`, has no unexplained state difference).
+  const cut = report.diverged.find(
+    (d) => (!observable || (d.divergence && d.diff.length > 0)) && !exclude?.has(d.cut),
+  );
   if (!cut) return undefined;
   const d = cut.divergence;
   const first = cut.diff[0];
@@ -339,7 +343,7 @@ function shrink(
         const at = c.events.findIndex((e) => e.type === 'trace.mark') + 1;
         if (at <= 0) return false;
         const plain = side === 'kernel' && quirk ? withoutKernelQuirk(c.events, quirk) : c.events;
-        const r = migrateCheck(bare(plain), registry, { vmm: 'qemu', quirks: [], at: [at] });
+        const r = migrateCheck(bare(plain), registry, { vmm: 'qemu', quirks: [], at: [at], strict: true });
         return quirk === null || r.diverged.length === 0;
       };
       const test = (c: Candidate): Verdict => {
@@ -354,7 +358,12 @@ function shrink(
       const test = (c: Candidate): Verdict => {
         const at = c.events.findIndex((e) => e.type === 'trace.mark') + 1;
         if (at <= 0) return { fails: false };
-        const report = migrateCheck(bare(c.events), registry, { vmm: 'qemu', quirks: vmmQuirks, at: [at] });
+        const report = migrateCheck(bare(c.events), registry, {
+          vmm: 'qemu',
+          quirks: vmmQuirks,
+          at: [at],
+          strict: true,
+        });
         const hit = warningFinding(report, (r) => r === quirk);
         return hit ? { fails: true, last: c.origin[at - 1]!, detail: hit.detail } : { fails: false };
       };
@@ -459,7 +468,7 @@ function hunt(
     const key = at.join(',');
     let r = byCuts.get(key);
     if (!r) {
-      r = migrateCheck(w.frames, registry, { vmm: 'qemu', quirks: [], at });
+      r = migrateCheck(w.frames, registry, { vmm: 'qemu', quirks: [], at, strict: true });
       byCuts.set(key, r);
     }
     return r;
@@ -500,7 +509,7 @@ function hunt(
   if (side === 'kernel' && quirk) {
     const w = generate(profile, [quirk], []);
     const at = cutsFor(seed, w.frames.length, options.cuts);
-    const report = migrateCheck(w.frames, registry, { vmm: 'qemu', quirks: [], at });
+    const report = migrateCheck(w.frames, registry, { vmm: 'qemu', quirks: [], at, strict: true });
     const c = checkFinding(report, false, baselineCuts(base, at));
     if (c)
       return make(
@@ -532,7 +541,7 @@ function hunt(
   const vmmQuirks = quirk ? [quirk] : [];
   const at = cutsFor(seed, base.frames.length, options.cuts);
   const report = quirk
-    ? migrateCheck(base.frames, registry, { vmm: 'qemu', quirks: vmmQuirks, at })
+    ? migrateCheck(base.frames, registry, { vmm: 'qemu', quirks: vmmQuirks, at, strict: true })
     : baseline(base, at);
   const flag = vmmQuirks.length ? ` --quirks ${quirk}` : '';
   const c = quirk ? checkFinding(report, false, baselineCuts(base, at)) : checkFinding(report, true);

@@ -45,7 +45,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<number> {
       : paint(io, 'green', `replayed ${replay.events} events: every output, effect and state hash identical`),
   );
   io.out('');
-  io.out('After the migration (#' + mark('after-migration') + '):');
+  io.out(`After the migration (#${mark('after-migration')}):`);
   for (let p = mark('after-migration') + 1; p < mark('lost'); p++) {
     const frame = trace.frame(p);
     const out = [outputText(frame.output), ...frame.effects.map(effectText)].filter(Boolean).join(' | ');

@@ -35,7 +35,32 @@ interface Keyed {
 }
 
 /** The observable part of a VM, as plain data that compares equal across a faithful migration. */
+/**
+ * LPIs whose target is not their first ITE's collection's vCPU (MOVALL without a matching MAPC):
+ * restore cannot bring back their target or pending state (see `observableVm`).
+ */
+function retargetedLpis(vm: VmState): Set<number> {
+  const out = new Set<number>();
+  const its = vm.devices.its;
+  const lpis = vm.devices.lpis;
+  if (!its || !lpis) return out;
+  const targetOf = new Map(its.collections.map((c) => [c.icid, c.target]));
+  const seen = new Set<number>();
+  const devices = [...its.devices].sort((a, b) => a.deviceId - b.deviceId);
+  for (const d of devices) {
+    for (const ite of [...d.ites].sort((a, b) => a.eventId - b.eventId)) {
+      if (ite.icid === null || seen.has(ite.intid)) continue;
+      seen.add(ite.intid);
+      const t = targetOf.get(ite.icid);
+      const target = t === undefined || t === 0xffff_ffff ? null : t;
+      if (lpis.irqs[ite.intid] && lpis.irqs[ite.intid]!.targetVcpu !== target) out.add(ite.intid);
+    }
+  }
+  return out;
+}
+
 export function observableVm(vm: VmState, notes: string[] = [], source: VmState = vm): unknown {
+  const moved = retargetedLpis(source);
   const out: Keyed = { ...(vm as unknown as Keyed), id: 0, mmio: undefined };
   const hasIts = vm.devices.its !== undefined;
   out.vcpus = vm.vcpus.map((v) => {
@@ -128,12 +153,18 @@ export function observableVm(vm: VmState, notes: string[] = [], source: VmState 
         if (n === undefined) continue;
         // Restore recreates each LPI from its first ITE, with that collection's target.
         const target = firstTarget.get(intid) ?? null;
-        if (target !== irq.targetVcpu) retargeted++;
-        irqs[intid] = { ...irq, refcount: n, targetVcpu: target };
+        if (moved.has(intid)) {
+          // Its pending bit is saved in the table of the vCPU it targets and looked for in the
+          // table of its collection's vCPU: it comes back pending only by chance.
+          if (vm === source) retargeted++;
+          irqs[intid] = { ...irq, refcount: n, targetVcpu: target, pendingLatch: undefined };
+        } else {
+          irqs[intid] = { ...irq, refcount: n, targetVcpu: target };
+        }
       }
       if (retargeted > 0)
         notes.push(
-          `${retargeted} LPI(s) target another vCPU than their ITE's collection (MOVALL without a matching MAPC): restore takes the collection's target (vgic_its_restore_ite → vgic_add_lpi)`,
+          `${retargeted} LPI(s) target another vCPU than their ITE's collection (MOVALL without a matching MAPC): restore takes the collection's target (vgic_its_restore_ite → vgic_add_lpi) and reads the pending bit from that vCPU's table, not the one it was saved to`,
         );
       devices.lpis = { ...lpis, irqs };
     }

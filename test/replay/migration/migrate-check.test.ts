@@ -153,6 +153,36 @@ describe('what KVM itself changes on every save/restore', () => {
   });
 });
 
+describe('divergences that known KVM behaviour explains', () => {
+  // KVM neither saves nor restores ICC_BPR1_EL1 while CBPR=1 (get/set_gic_bpr1): a guest that
+  // clears CBPR after the migration reads another BPR1.
+  const hiddenBpr1 = `board virt vcpus=1 nr_irqs=64 its=off
+guest gic_init
+vcpu 0 msr ICC_BPR1_EL1 0x5
+vcpu 0 msr ICC_CTLR_EL1 0x1
+mark cut
+vcpu 0 msr ICC_CTLR_EL1 0x0
+vcpu 0 mrs ICC_BPR1_EL1 expect 0x5
+`;
+
+  it('are listed apart, with the first thing a guest sees, and fail only with strict', () => {
+    const { frames } = framesOf(hiddenBpr1);
+    const at = [markPosition(frames, 'cut')];
+    const report = migrateCheck(frames, defaultRegistry(), { vmm: 'qemu', quirks: [], at });
+    expect(report.diverged).toEqual([]);
+    expect(report.explained).toHaveLength(1);
+    expect(report.explained[0]!.known.join('\n')).toMatch(
+      /ICC_BPR1_EL1 is not accessible while ICC_CTLR_EL1\.CBPR=1/,
+    );
+    expect(report.explained[0]!.divergence).toMatchObject({
+      statement: 'vcpu 0 mrs ICC_BPR1_EL1',
+      expected: 'value=0x5',
+    });
+    const strict = migrateCheck(frames, defaultRegistry(), { vmm: 'qemu', quirks: [], at, strict: true });
+    expect(strict.diverged.map((c) => c.cut)).toEqual(at);
+  });
+});
+
 describe('the migrate statement', () => {
   it('keeps a paused VM paused, resuming at the next cont', () => {
     const { result } = framesOf(`board virt vcpus=1 nr_irqs=64 its=off
