@@ -21,6 +21,7 @@ import { WorkingCopy } from '../engine/working-copy.js';
 import { defaultRegistry } from '../replay/machine.js';
 import { GICR_STRIDE, VIRT_GICD_BASE, VIRT_GICR_BASE, VIRT_GITS_BASE } from '../scenario/board.js';
 import { expandStatement } from '../scenario/expand.js';
+import { mulberry32 } from '../scenario/gen/prng.js';
 import { parseScenario } from '../scenario/parser.js';
 
 /** The events so far, executed as they are added, so that later statements can depend on state. */
@@ -54,17 +55,8 @@ class Stream {
   }
 }
 
-/** mulberry32: a small seeded PRNG (no Math.random anywhere near the engine). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the generator's seeded PRNG (no Math.random anywhere near the engine). */
+export const prng = mulberry32;
 
 const VCPUS = 4;
 const NR_IRQS = 128;

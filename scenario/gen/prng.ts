@@ -1,6 +1,5 @@
-// The seeded PRNG of the workload generator and the fuzzer: mulberry32, the same function as
-// bench/workload.ts `prng` (copied, because scenario/ may not import bench/). Nothing here reads a
-// clock or Math.random: the same seed gives the same sequence on every host.
+// The seeded PRNG of the workload generator, the fuzzer and the benchmark workload: mulberry32.
+// Nothing here reads a clock or Math.random: the same seed gives the same sequence on every host.
 
 /** A seeded random source with the few draws the generator needs. */
 export interface Rng {
