@@ -87,7 +87,26 @@ export interface MigrateCheckReport {
 }
 
 const DEFAULT_HORIZON = 10_000;
-const VM_NUMBERING = new Set(['vm.create', 'vm.select', 'ram.transfer', 'migrate.begin']);
+/**
+ * Events whose VM numbers mean other VMs once a check has added the destination: replaying the
+ * trace after a cut stops at the first of them (its own migration, a new VM).
+ */
+export const VM_NUMBERING: ReadonlySet<string> = new Set([
+  'vm.create',
+  'vm.select',
+  'ram.transfer',
+  'migrate.begin',
+]);
+
+/**
+ * Makes the source of a finished migration current again and enters its `running` vCPUs once
+ * more: a migration stops and resumes every vCPU, which is a guest entry (SDEI delivery), so the
+ * reference gets one too.
+ */
+export function reenterSource(machine: WorkingCopy, source: number, running: readonly number[]): void {
+  machine.step({ type: 'vm.select', vm: source });
+  for (const id of running) machine.step({ type: 'vcpu.run', vcpu: id });
+}
 const MAX_DIFF_ENTRIES = 64;
 const MAX_WARNED = 16;
 
@@ -147,8 +166,7 @@ export function migrateOnce(
     next = gen.next(outcome);
   }
   const dest = machine.state.current;
-  machine.step({ type: 'vm.select', vm: source });
-  for (const id of running) machine.step({ type: 'vcpu.run', vcpu: id });
+  reenterSource(machine, source, running);
   const cmp = compareVms(machine.state.vms[source]!, machine.state.vms[dest]!);
   return {
     rc: next.value.rc ?? 0,

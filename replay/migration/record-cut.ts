@@ -10,10 +10,8 @@ import type { Registry } from '../../engine/registry.js';
 import { WorkingCopy } from '../../engine/working-copy.js';
 import { sameEffects, sameOutput } from '../divergence.js';
 import type { Frame } from '../frame.js';
+import { reenterSource, VM_NUMBERING } from './check.js';
 import { checkpointMigrate, type MigrateOptions } from './driver.js';
-
-/** Events whose VM numbers would mean other VMs after the check added the destination. */
-const VM_NUMBERING = new Set(['vm.create', 'vm.select', 'ram.transfer', 'migrate.begin']);
 
 /** Hands each frame of the cut's trace to `onFrame` (a recorder's), with the machine after it. */
 export function recordCut(
@@ -38,10 +36,8 @@ export function recordCut(
   let next = gen.next();
   while (!next.done) next = gen.next(step(next.value));
   step({ type: 'trace.mark', name: 'migrated' });
-  // The source, given the guest entry the migration gave the destination's vCPUs.
   const reference = new WorkingCopy(registry, machine.snapshot());
-  reference.step({ type: 'vm.select', vm: source });
-  for (const id of running) reference.step({ type: 'vcpu.run', vcpu: id });
+  reenterSource(reference, source, running);
   const end = Math.min(frames.length, cut + horizon);
   for (let p = cut + 1; p <= end; p++) {
     const event = frames[p - 1]!.event;
