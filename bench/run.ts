@@ -22,7 +22,7 @@ import { readTrace } from '../replay/trace-reader.js';
 import { parseScenario } from '../scenario/parser.js';
 import { runScenario } from '../scenario/runner.js';
 import { tuiRows } from './tui.js';
-import { prng, workload } from './workload.js';
+import { prng, recordWorkload, workload } from './workload.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const SEEKS = 500;
@@ -67,24 +67,6 @@ function runWithout(events: readonly EngineEvent[]): number {
   return n;
 }
 
-function runWith(events: readonly EngineEvent[]): Uint8Array {
-  const machine = new WorkingCopy(defaultRegistry());
-  const sink = memorySink();
-  const recorder = createRecorder(sink, {
-    producer: 'vgicrr bench',
-    board: null,
-    host: 'gicv3',
-    quirks: [],
-    seed: 1,
-  });
-  for (const event of events) {
-    const { output, effects } = machine.step(event);
-    recorder.onFrame({ event, output, effects }, machine);
-  }
-  recorder.finish();
-  return sink.bytes();
-}
-
 function jsonLinesBytes(bytes: Uint8Array): number {
   const trace = readTrace(bytes);
   let total = 0;
@@ -120,7 +102,7 @@ function recordPhase(): { bytes: Uint8Array; fromStart: number } {
     recorder.finish();
   });
   const [, plain] = best(3, () => runWithout(events));
-  const [bytes, recorded] = best(3, () => runWith(events));
+  const [bytes, recorded] = best(3, () => recordWorkload(events));
   const overhead = (parseMs + runRecordMs) / (parseMs + runMs);
   rows.push({
     name: 'recording overhead (`run` with --record vs without)',

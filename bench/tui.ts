@@ -12,14 +12,12 @@
 
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
-import { WorkingCopy } from '../engine/working-copy.js';
 import { defaultRegistry } from '../replay/machine.js';
 import { Player } from '../replay/player.js';
-import { createRecorder, memorySink } from '../replay/recorder.js';
 import { readTrace } from '../replay/trace-reader.js';
 import { App } from '../tui/App.js';
 import { Controller } from '../tui/controller.js';
-import { workload } from './workload.js';
+import { recordWorkload, workload } from './workload.js';
 
 /** A row of bench/run.ts's table. */
 export interface TuiBenchRow {
@@ -53,21 +51,7 @@ export interface TuiBenchResult {
 
 /** The benchmark trace: `workload(1, count)` recorded in memory (as bench/run.ts records it). */
 export function tuiBenchTrace(count = 1_000_000): Uint8Array {
-  const machine = new WorkingCopy(defaultRegistry());
-  const sink = memorySink();
-  const recorder = createRecorder(sink, {
-    producer: 'vgicrr bench',
-    board: null,
-    host: 'gicv3',
-    quirks: [],
-    seed: 1,
-  });
-  for (const event of workload(1, count)) {
-    const { output, effects } = machine.step(event);
-    recorder.onFrame({ event, output, effects }, machine);
-  }
-  recorder.finish();
-  return sink.bytes();
+  return recordWorkload(workload(1, count));
 }
 
 function percentile(values: readonly number[], p: number): number {

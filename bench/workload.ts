@@ -19,6 +19,7 @@ import type { AccessSize, EngineEvent } from '../engine/events.js';
 import { defaultAffinity } from '../engine/state.js';
 import { WorkingCopy } from '../engine/working-copy.js';
 import { defaultRegistry } from '../replay/machine.js';
+import { createRecorder, memorySink } from '../replay/recorder.js';
 import { GICR_STRIDE, VIRT_GICD_BASE, VIRT_GICR_BASE, VIRT_GITS_BASE } from '../scenario/board.js';
 import { expandStatement } from '../scenario/expand.js';
 import { mulberry32 } from '../scenario/gen/prng.js';
@@ -405,4 +406,23 @@ export function workload(seed: number, count: number): EngineEvent[] {
     }
   }
   return events.list.slice(0, count);
+}
+
+/** `events` executed and recorded in memory, as `vgicrr run --record` would write them. */
+export function recordWorkload(events: Iterable<EngineEvent>): Uint8Array {
+  const machine = new WorkingCopy(defaultRegistry());
+  const sink = memorySink();
+  const recorder = createRecorder(sink, {
+    producer: 'vgicrr bench',
+    board: null,
+    host: 'gicv3',
+    quirks: [],
+    seed: 1,
+  });
+  for (const event of events) {
+    const { output, effects } = machine.step(event);
+    recorder.onFrame({ event, output, effects }, machine);
+  }
+  recorder.finish();
+  return sink.bytes();
 }
